@@ -1,0 +1,21 @@
+"""Settings for the test suite: the real settings, with test-friendly defaults for the environment.
+
+Anything set in the environment still wins, so CI can point the same suite at PostgreSQL and a
+Redis broker (DATABASE_URL, CELERY_BROKER_URL, RUN_CELERY_WORKER_TESTS).
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+os.environ.setdefault("CACHE_URL", "locmem://")
+os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+os.environ.setdefault("MIM_VAR_DIR", os.path.join(tempfile.gettempdir(), "mimdesk-test-var"))
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from incidents import services
+from incidents.models import (
+    Change,
+    ConfigurationItem,
+    Incident,
+    NumberedModel,
+    Problem,
+    SystemProperty,
+    TimelineEntry,
+)
+from incidents.properties import REGISTRY
+
+User = get_user_model()
+
+
+class UsernameField(serializers.SlugRelatedField):
+    """A user referred to by username, as everywhere in the API."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("queryset", User.objects.all())
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("required", False)
+        super().__init__(slug_field="username", **kwargs)
+
+
+@extend_schema_field({"type": "string", "example": "INC0000001", "nullable": True})
+class NumberField(serializers.RelatedField):
+    """A ticket referred to by its public number (``INC0000042``)."""
+
+    default_error_messages = {
+        "does_not_exist": "{value} does not exist.",
+        "invalid": "Expected a number like {example}.",
+    }
+
+    def __init__(self, model: type[NumberedModel], **kwargs: Any) -> None:
+        self.model = model
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", model.objects.all())
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> models.Model:
+        if not isinstance(data, str):
+            self.fail("invalid", example=f"{self.model.NUMBER_PREFIX}0000001")
+        obj = self.get_queryset().by_number(data).first()
+        if obj is None:
+            if self.model.pk_from_number(data) is None:
+                self.fail("invalid", example=f"{self.model.NUMBER_PREFIX}0000001")
+            self.fail("does_not_exist", value=data)
+        return obj
+
+    def to_representation(self, value: Any) -> str:
+        return value.number
+
+    def get_attribute(self, instance: Any) -> Any:
+        # Build the number from the foreign key id alone: no query for the related row.
+        pk = getattr(instance, f"{self.source}_id", None)
+        return self.model(pk=pk) if pk else None
+
+    def use_pk_only_optimization(self) -> bool:
+        return False
+
+
+# --- CMDB -----------------------------------------------------------------------------------------
+
+
+class ConfigurationItemSerializer(serializers.ModelSerializer):
+    depends_on = serializers.PrimaryKeyRelatedField(
+        many=True,
+        queryset=ConfigurationItem.objects.all(),
+        required=False,
+        help_text="Ids of the CIs this CI depends on (its providers).",
+    )
+
+    class Meta:
+        model = ConfigurationItem
+        fields = [
+            "id", "name", "kind", "user_count", "owner_group", "criticality", "description",
+            "depends_on", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["created_at", "updated_at"]
+
+    def create(self, validated_data: dict[str, Any]) -> ConfigurationItem:
+        depends_on = validated_data.pop("depends_on", [])
+        return services.save_configuration_item(
+            actor=self.context["request"].user, depends_on=depends_on, **validated_data
+        )
+
+    def update(self, instance: ConfigurationItem, validated_data: dict[str, Any]) -> ConfigurationItem:
+        depends_on = validated_data.pop("depends_on", None)
+        return services.save_configuration_item(
+            actor=self.context["request"].user, ci=instance, depends_on=depends_on, **validated_data
+        )
+
+
+class AffectedCISerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    user_count = serializers.IntegerField()
+
+
+class ImpactSerializer(serializers.Serializer):
+    affected_users = serializers.IntegerField()
+    affected_cis = AffectedCISerializer(many=True)
+
+
+# --- Incidents ------------------------------------------------------------------------------------
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(read_only=True)
+    caller = UsernameField()
+    assigned_to = UsernameField()
+    parent = NumberField(Incident, read_only=True)
+    problem = NumberField(Problem)
+    affected_ci_name = serializers.CharField(source="affected_ci.name", read_only=True, default=None)
+    priority = serializers.ChoiceField(
+        choices=[1, 2, 3, 4, 5],
+        required=False,
+        allow_null=True,
+        help_text="Computed from impact and urgency. Only an ITSM manager or super admin may set "
+        "it; null hands it back to the matrix.",
+    )
+
+    class Meta:
+        model = Incident
+        fields = [
+            "number", "short_description", "description", "caller", "channel", "affected_ci",
+            "affected_ci_name", "impact", "urgency", "priority", "priority_is_manual", "state",
+            "assignment_group", "assigned_to", "parent", "problem", "affected_users",
+            "is_security", "resolution_notes", "impact_started_at", "detected_at",
+            "created_at", "updated_at", "acknowledged_at", "resolved_at", "closed_at",
+        ]  # fmt: skip
+        read_only_fields = [
+            "priority_is_manual", "affected_users", "resolution_notes", "created_at",
+            "updated_at", "acknowledged_at", "resolved_at", "closed_at",
+        ]  # fmt: skip
+        extra_kwargs = {"state": {"required": False}}
+
+    def validate_state(self, value: str) -> str:
+        if self.instance is None and value != "new":
+            raise serializers.ValidationError("a new incident starts in state 'new'")
+        return value
+
+    def create(self, validated_data: dict[str, Any]) -> Incident:
+        validated_data.pop("state", None)
+        return services.create_incident(actor=self.context["request"].user, **validated_data)
+
+    def update(self, instance: Incident, validated_data: dict[str, Any]) -> Incident:
+        return services.update_incident(
+            incident=instance, actor=self.context["request"].user, **validated_data
+        )
+
+
+class ResolveSerializer(serializers.Serializer):
+    resolution_notes = serializers.CharField(
+        allow_blank=False, trim_whitespace=True, max_length=10_000
+    )
+
+
+class LinkSerializer(serializers.Serializer):
+    parent = NumberField(Incident, required=True, allow_null=False)
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "kind", "message", "data", "actor", "created_at"]
+        read_only_fields = fields
+
+
+# --- Problems and changes -------------------------------------------------------------------------
+
+
+class ProblemSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(read_only=True)
+    assigned_to = UsernameField()
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Problem
+        fields = [
+            "number", "short_description", "description", "state", "affected_ci",
+            "assigned_to", "known_error", "root_cause", "workaround", "created_by",
+            "created_at", "updated_at", "resolved_at",
+        ]  # fmt: skip
+        read_only_fields = ["created_at", "updated_at", "resolved_at"]
+
+    def create(self, validated_data: dict[str, Any]) -> Problem:
+        validated_data["created_by"] = self.context["request"].user
+        return super().create(validated_data)
+
+
+class ChangeSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(read_only=True)
+    implementer = UsernameField()
+    problem = NumberField(Problem)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Change
+        fields = [
+            "number", "short_description", "description", "change_type", "state", "risk",
+            "affected_ci", "problem", "implementer", "planned_start", "planned_end",
+            "actual_start", "actual_end", "created_by", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The model's clean() holds the window rule; run it on the merged state of the row.
+        candidate = Change(
+            **{
+                name: attrs.get(name, getattr(self.instance, name, None))
+                for name in ("planned_start", "planned_end", "actual_start", "actual_end")
+            }
+        )
+        candidate.clean()
+        return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> Change:
+        validated_data["created_by"] = self.context["request"].user
+        return super().create(validated_data)
+
+
+# --- System properties ----------------------------------------------------------------------------
+
+
+class SystemPropertySerializer(serializers.ModelSerializer):
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    type = serializers.SerializerMethodField()
+    default = serializers.SerializerMethodField()
+    description = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SystemProperty
+        fields = ["key", "value", "type", "default", "description", "updated_at", "updated_by"]
+        read_only_fields = ["key", "updated_at"]
+
+    def get_type(self, obj: SystemProperty) -> str:
+        return REGISTRY[obj.key].type_name if obj.key in REGISTRY else "unknown"
+
+    @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+    def get_default(self, obj: SystemProperty) -> Any:
+        spec = REGISTRY.get(obj.key)
+        return spec.default if spec else None
+
+    def get_description(self, obj: SystemProperty) -> str:
+        spec = REGISTRY.get(obj.key)
+        return spec.description if spec else ""
+
+
+class SystemPropertyUpdateSerializer(serializers.Serializer):
+    value = serializers.JSONField(help_text="An integer or a string, as the property's type says.")

@@ -1,0 +1,20 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter(trailing_slash=True)
+router.register("incidents", views.IncidentViewSet, basename="incident")
+router.register("cis", views.ConfigurationItemViewSet, basename="ci")
+router.register("problems", views.ProblemViewSet, basename="problem")
+router.register("changes", views.ChangeViewSet, basename="change")
+router.register("system-properties", views.SystemPropertyViewSet, basename="systemproperty")
+
+urlpatterns = [
+    path("auth/token/", views.TokenObtainView.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="token-refresh"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("", include(router.urls)),
+]

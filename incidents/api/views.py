@@ -1,0 +1,254 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents import cmdb, services, tokens
+from incidents.models import (
+    Change,
+    ConfigurationItem,
+    Incident,
+    NumberedModel,
+    Problem,
+    SystemProperty,
+)
+from incidents.permissions import HasPerm
+
+from . import filters
+from .serializers import (
+    ChangeSerializer,
+    ConfigurationItemSerializer,
+    ImpactSerializer,
+    IncidentSerializer,
+    LinkSerializer,
+    ProblemSerializer,
+    ResolveSerializer,
+    SystemPropertySerializer,
+    SystemPropertyUpdateSerializer,
+    TimelineEntrySerializer,
+)
+
+CAN_CHANGE_INCIDENT = HasPerm.of("incidents.change_incident")
+
+
+class NumberLookupMixin:
+    """Tickets are addressed by number (``/api/incidents/INC0000042/``); a bad number is a 404."""
+
+    lookup_field = "number"
+    lookup_value_regex = "[A-Za-z]{3}[0-9]+"
+
+    def get_object(self) -> Any:
+        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        model: type[NumberedModel] = queryset.model
+        obj = get_object_or_404(queryset, pk=model.pk_from_number(self.kwargs["number"]) or 0)  # type: ignore[attr-defined]
+        self.check_object_permissions(self.request, obj)  # type: ignore[attr-defined]
+        return obj
+
+
+class IncidentViewSet(
+    NumberLookupMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Incidents: technicians create, acknowledge, update, resolve and link them."""
+
+    queryset = Incident.objects.select_related("caller", "assigned_to", "affected_ci")
+    serializer_class = IncidentSerializer
+    filterset_class = filters.IncidentFilter
+    search_fields = ["short_description", "description"]
+    ordering_fields = ["id", "created_at", "updated_at", "priority", "state", "affected_users"]
+    ordering = ["-id"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def _respond(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=incident.pk)
+        return Response(IncidentSerializer(fresh, context=self.get_serializer_context()).data, status=code)
+
+    @extend_schema(request=None, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
+    def acknowledge(self, request: Request, number: str) -> Response:
+        incident = services.acknowledge_incident(incident=self.get_object(), actor=request.user)
+        return self._respond(incident)
+
+    @extend_schema(request=ResolveSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
+    def resolve(self, request: Request, number: str) -> Response:
+        incident = self.get_object()
+        data = ResolveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        incident = services.resolve_incident(
+            incident=incident, actor=request.user, **data.validated_data
+        )
+        return self._respond(incident)
+
+    @extend_schema(request=LinkSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
+    def link(self, request: Request, number: str) -> Response:
+        incident = self.get_object()
+        data = LinkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        incident = services.link_incident(
+            incident=incident, parent=data.validated_data["parent"], actor=request.user
+        )
+        return self._respond(incident)
+
+    @extend_schema(responses=TimelineEntrySerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def timeline(self, request: Request, number: str) -> Response:
+        incident = self.get_object()
+        entries = incident.timeline.select_related("actor")
+        return Response(TimelineEntrySerializer(entries, many=True).data)
+
+
+class ConfigurationItemViewSet(viewsets.ModelViewSet):
+    """The CMDB. Reading needs view permission; writing needs an ITSM manager or super admin."""
+
+    # Only the provider ids are needed to render ``depends_on``.
+    queryset = ConfigurationItem.objects.prefetch_related(
+        Prefetch("depends_on", queryset=ConfigurationItem.objects.only("id"))
+    )
+    serializer_class = ConfigurationItemSerializer
+    filterset_class = filters.ConfigurationItemFilter
+    search_fields = ["name", "description", "owner_group"]
+    ordering_fields = ["id", "name", "kind", "user_count", "criticality"]
+    ordering = ["name"]
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def perform_destroy(self, instance: ConfigurationItem) -> None:
+        services.delete_configuration_item(ci=instance, actor=self.request.user)
+
+    @extend_schema(responses=ImpactSerializer)
+    @action(detail=True, methods=["get"])
+    def impact(self, request: Request, pk: str) -> Response:
+        ci = self.get_object()
+        return Response(ImpactSerializer(cmdb.impact(ci.pk)).data)
+
+
+class ProblemViewSet(NumberLookupMixin, viewsets.ModelViewSet):
+    queryset = Problem.objects.select_related("assigned_to", "created_by")
+    serializer_class = ProblemSerializer
+    filterset_class = filters.ProblemFilter
+    search_fields = ["short_description", "description", "root_cause"]
+    ordering_fields = ["id", "created_at", "state"]
+    ordering = ["-id"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+
+class ChangeViewSet(NumberLookupMixin, viewsets.ModelViewSet):
+    queryset = Change.objects.select_related("implementer", "created_by")
+    serializer_class = ChangeSerializer
+    filterset_class = filters.ChangeFilter
+    search_fields = ["short_description", "description"]
+    ordering_fields = ["id", "created_at", "planned_start", "state"]
+    ordering = ["-id"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+
+class SystemPropertyViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Tunable thresholds. Reading needs view permission; changing them is for super admins."""
+
+    queryset = SystemProperty.objects.select_related("updated_by")
+    serializer_class = SystemPropertySerializer
+    lookup_field = "key"
+    lookup_value_regex = "[a-z0-9_]+"
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    @extend_schema(request=SystemPropertyUpdateSerializer, responses=SystemPropertySerializer)
+    def partial_update(self, request: Request, key: str) -> Response:
+        prop = self.get_object()
+        data = SystemPropertyUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        prop = services.set_property(key=prop.key, value=data.validated_data["value"], actor=request.user)
+        return Response(SystemPropertySerializer(self.get_queryset().get(pk=prop.pk)).data)
+
+
+_TOKEN_PAIR = inline_serializer(
+    "TokenPair",
+    {
+        "access": serializers.CharField(),
+        "refresh": serializers.CharField(),
+        "token_type": serializers.CharField(),
+        "expires_in": serializers.IntegerField(),
+    },
+)
+
+
+class TokenObtainView(APIView):
+    """Exchange a username and password for an access token and a refresh token."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: _TOKEN_PAIR, 401: OpenApiResponse(description="Bad credentials")},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request._request, **data.validated_data)
+        if user is None or not user.is_active:
+            raise AuthenticationFailed("username or password is wrong")
+        return Response(_token_pair(user))
+
+
+class TokenRefreshView(APIView):
+    """Exchange a refresh token for a new access token carrying the user's current roles."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField(max_length=4096)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: _TOKEN_PAIR, 401: OpenApiResponse(description="Bad refresh token")},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            claims = tokens.decode(data.validated_data["refresh"], expected_type=tokens.REFRESH)
+        except tokens.InvalidToken as exc:
+            raise AuthenticationFailed(str(exc)) from None
+        if claims.get("token_type") != tokens.REFRESH:
+            raise AuthenticationFailed("a refresh token is required")
+        username = claims[settings.JWT_USERNAME_CLAIM]
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise AuthenticationFailed("user is unknown or inactive")
+        return Response(_token_pair(user))
+
+
+def _token_pair(user: Any) -> dict[str, Any]:
+    return {
+        "access": tokens.issue(user),
+        "refresh": tokens.issue(user, token_type=tokens.REFRESH),
+        "token_type": "Bearer",
+        "expires_in": int(settings.JWT_ACCESS_TOKEN_LIFETIME.total_seconds()),
+    }

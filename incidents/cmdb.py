@@ -1,0 +1,94 @@
+"""CMDB impact analysis in SQL.
+
+An outage of a CI reaches the CI itself and every CI that depends on it, directly or
+transitively. Both questions below are one recursive CTE; ``UNION`` (not ``UNION ALL``) makes
+each CI appear once and stops cycles, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection
+
+from .models import OPEN_INCIDENT_STATES, CIDependency, ConfigurationItem, Incident
+
+_CI = ConfigurationItem._meta.db_table
+_DEP = CIDependency._meta.db_table
+_INC = Incident._meta.db_table
+
+# Walk provider -> consumer from one CI: everything its outage reaches.
+_DOWNSTREAM = f"""
+WITH RECURSIVE reached(id) AS (
+    SELECT %s
+    UNION
+    SELECT d.consumer_id FROM {_DEP} d JOIN reached r ON d.provider_id = r.id
+)
+"""
+
+
+@dataclass(frozen=True)
+class AffectedCI:
+    id: int
+    name: str
+    kind: str
+    user_count: int
+
+
+@dataclass(frozen=True)
+class Impact:
+    affected_users: int
+    affected_cis: list[AffectedCI]
+
+
+def affected_users(ci_id: int) -> int:
+    """Sum of ``user_count`` over the CI and all CIs that depend on it, each counted once."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DOWNSTREAM + f"SELECT COALESCE(SUM(ci.user_count), 0) FROM {_CI} ci "
+            "JOIN reached r ON r.id = ci.id",
+            [ci_id],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def impact(ci_id: int) -> Impact:
+    """The affected users and the list of affected CIs (the CI itself first, then by name)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DOWNSTREAM + f"SELECT ci.id, ci.name, ci.kind, ci.user_count FROM {_CI} ci "
+            "JOIN reached r ON r.id = ci.id "
+            "ORDER BY CASE WHEN ci.id = %s THEN 0 ELSE 1 END, ci.name",
+            [ci_id, ci_id],
+        )
+        rows = [AffectedCI(*row) for row in cursor.fetchall()]
+    return Impact(affected_users=sum(r.user_count for r in rows), affected_cis=rows)
+
+
+def open_incident_cis_reaching(ci_ids: Iterable[int]) -> list[int]:
+    """Affected CIs of open incidents whose impact includes any of ``ci_ids``.
+
+    A CI's impact changes when something it reaches changes, so walk consumer -> provider from
+    the changed CIs and keep those that open incidents point at.
+    """
+    ids = sorted(set(ci_ids))
+    if not ids:
+        return []
+    seeds = " UNION ".join(["SELECT %s"] * len(ids))
+    states = ", ".join(["%s"] * len(OPEN_INCIDENT_STATES))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE upstream(id) AS (
+                {seeds}
+                UNION
+                SELECT d.provider_id FROM {_DEP} d JOIN upstream u ON d.consumer_id = u.id
+            )
+            SELECT DISTINCT i.affected_ci_id FROM {_INC} i
+            JOIN upstream u ON u.id = i.affected_ci_id
+            WHERE i.state IN ({states})
+            """,
+            [*ids, *[str(s) for s in OPEN_INCIDENT_STATES]],
+        )
+        return [row[0] for row in cursor.fetchall()]

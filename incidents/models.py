@@ -1,0 +1,442 @@
+"""Incidents, the CMDB, problems, changes, system properties and the timeline.
+
+Rules live in ``services.py``; models hold fields, constraints and small derived values only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+NUMBER_DIGITS = 7
+
+
+class NumberedQuerySet(models.QuerySet):
+    def by_number(self, number: str) -> models.QuerySet:
+        """Rows whose public number (``INC0000042``) is ``number``; none when it is malformed."""
+        pk = self.model.pk_from_number(number)
+        return self.filter(pk=pk) if pk is not None else self.none()
+
+
+class NumberedModel(models.Model):
+    """A ticket whose public number is its prefix and its primary key: never reused, no extra write."""
+
+    NUMBER_PREFIX: ClassVar[str] = ""
+
+    objects = NumberedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def number(self) -> str:
+        return f"{self.NUMBER_PREFIX}{self.pk:0{NUMBER_DIGITS}d}" if self.pk else ""
+
+    @classmethod
+    def pk_from_number(cls, number: str) -> int | None:
+        match = re.fullmatch(rf"{cls.NUMBER_PREFIX}(\d{{{NUMBER_DIGITS},18}})", number.strip().upper())
+        return int(match.group(1)) if match else None
+
+    def __str__(self) -> str:
+        short = getattr(self, "short_description", "")
+        return f"{self.number} {short}".strip()
+
+
+# --- CMDB -----------------------------------------------------------------------------------------
+
+
+class CIKind(models.TextChoices):
+    BUSINESS_SERVICE = "business_service", "Business service"
+    APPLICATION = "application", "Application"
+    DATABASE = "database", "Database"
+    SERVER = "server", "Server"
+    NETWORK = "network", "Network"
+    SAAS_DEPENDENCY = "saas_dependency", "SaaS dependency"
+
+
+class Criticality(models.IntegerChoices):
+    CRITICAL = 1, "1 - Critical"
+    HIGH = 2, "2 - High"
+    MEDIUM = 3, "3 - Medium"
+    LOW = 4, "4 - Low"
+
+
+class ConfigurationItem(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=32, choices=CIKind.choices, db_index=True)
+    user_count = models.PositiveIntegerField(
+        default=0, help_text="Users who rely on this CI directly."
+    )
+    owner_group = models.CharField(max_length=100, blank=True)
+    criticality = models.PositiveSmallIntegerField(
+        choices=Criticality.choices, default=Criticality.MEDIUM
+    )
+    description = models.TextField(blank=True)
+    depends_on = models.ManyToManyField(
+        "self",
+        through="CIDependency",
+        through_fields=("consumer", "provider"),
+        symmetrical=False,
+        related_name="dependents",
+        blank=True,
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "configuration item"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CIDependency(models.Model):
+    """``consumer`` depends on ``provider``: an outage of the provider reaches the consumer."""
+
+    consumer = models.ForeignKey(
+        ConfigurationItem, on_delete=models.CASCADE, related_name="provider_links"
+    )
+    provider = models.ForeignKey(
+        ConfigurationItem, on_delete=models.CASCADE, related_name="consumer_links"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "CI dependency"
+        verbose_name_plural = "CI dependencies"
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "provider"], name="uniq_ci_dependency"),
+            models.CheckConstraint(
+                condition=~models.Q(consumer=models.F("provider")), name="ci_dependency_not_self"
+            ),
+        ]
+        indexes = [
+            # The impact CTE walks provider -> consumer; covering both columns lets PostgreSQL
+            # answer each step from the index alone.
+            models.Index(fields=["provider", "consumer"], name="ci_dep_provider_consumer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} → {self.provider}"
+
+
+# --- Tickets --------------------------------------------------------------------------------------
+
+
+class Impact(models.IntegerChoices):
+    HIGH = 1, "1 - High"
+    MEDIUM = 2, "2 - Medium"
+    LOW = 3, "3 - Low"
+
+
+Urgency = Impact  # the same three levels, named for the field they fill
+
+
+class Priority(models.IntegerChoices):
+    CRITICAL = 1, "P1 - Critical"
+    HIGH = 2, "P2 - High"
+    MODERATE = 3, "P3 - Moderate"
+    LOW = 4, "P4 - Low"
+    PLANNING = 5, "P5 - Planning"
+
+
+class Channel(models.TextChoices):
+    PORTAL = "portal", "Portal"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    MONITORING = "monitoring", "Monitoring"
+    API = "api", "API"
+    CHAT = "chat", "Chat"
+
+
+class IncidentState(models.TextChoices):
+    NEW = "new", "New"
+    IN_PROGRESS = "in_progress", "In progress"
+    ON_HOLD = "on_hold", "On hold"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPEN_INCIDENT_STATES = (IncidentState.NEW, IncidentState.IN_PROGRESS, IncidentState.ON_HOLD)
+
+
+class ProblemState(models.TextChoices):
+    NEW = "new", "New"
+    ASSESSED = "assessed", "Assessed"
+    ROOT_CAUSE_ANALYSIS = "root_cause_analysis", "Root cause analysis"
+    FIX_IN_PROGRESS = "fix_in_progress", "Fix in progress"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+class Problem(NumberedModel):
+    NUMBER_PREFIX = "PRB"
+
+    short_description = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    state = models.CharField(
+        max_length=32, choices=ProblemState.choices, default=ProblemState.NEW, db_index=True
+    )
+    affected_ci = models.ForeignKey(
+        ConfigurationItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="problems"
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    known_error = models.BooleanField(default=False)
+    root_cause = models.TextField(blank=True)
+    workaround = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class ChangeType(models.TextChoices):
+    STANDARD = "standard", "Standard"
+    NORMAL = "normal", "Normal"
+    EMERGENCY = "emergency", "Emergency"
+
+
+class ChangeState(models.TextChoices):
+    NEW = "new", "New"
+    ASSESS = "assess", "Assess"
+    AUTHORIZE = "authorize", "Authorize"
+    SCHEDULED = "scheduled", "Scheduled"
+    IMPLEMENT = "implement", "Implement"
+    REVIEW = "review", "Review"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ChangeRisk(models.TextChoices):
+    LOW = "low", "Low"
+    MODERATE = "moderate", "Moderate"
+    HIGH = "high", "High"
+
+
+class Change(NumberedModel):
+    NUMBER_PREFIX = "CHG"
+
+    short_description = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    change_type = models.CharField(
+        max_length=16, choices=ChangeType.choices, default=ChangeType.NORMAL, db_index=True
+    )
+    state = models.CharField(
+        max_length=16, choices=ChangeState.choices, default=ChangeState.NEW, db_index=True
+    )
+    risk = models.CharField(max_length=16, choices=ChangeRisk.choices, default=ChangeRisk.MODERATE)
+    affected_ci = models.ForeignKey(
+        ConfigurationItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    problem = models.ForeignKey(
+        Problem, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    implementer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    planned_start = models.DateTimeField(null=True, blank=True)
+    planned_end = models.DateTimeField(null=True, blank=True)
+    actual_start = models.DateTimeField(null=True, blank=True)
+    actual_end = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(planned_start__isnull=True)
+                | models.Q(planned_end__isnull=True)
+                | models.Q(planned_end__gte=models.F("planned_start")),
+                name="change_planned_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(actual_start__isnull=True)
+                | models.Q(actual_end__isnull=True)
+                | models.Q(actual_end__gte=models.F("actual_start")),
+                name="change_actual_window_ordered",
+            ),
+        ]
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        for start, end in (("planned_start", "planned_end"), ("actual_start", "actual_end")):
+            begins, ends = getattr(self, start), getattr(self, end)
+            if begins and ends and ends < begins:
+                errors[end] = f"{end.replace('_', ' ')} must not be before {start.replace('_', ' ')}."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Incident(NumberedModel):
+    NUMBER_PREFIX = "INC"
+
+    short_description = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    caller = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents_called",
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
+    affected_ci = models.ForeignKey(
+        ConfigurationItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    impact = models.PositiveSmallIntegerField(choices=Impact.choices, default=Impact.LOW)
+    urgency = models.PositiveSmallIntegerField(choices=Urgency.choices, default=Urgency.LOW)
+    priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, default=Priority.PLANNING, db_index=True
+    )
+    priority_is_manual = models.BooleanField(
+        default=False, help_text="Set by a manager; impact and urgency no longer recompute it."
+    )
+    state = models.CharField(
+        max_length=16, choices=IncidentState.choices, default=IncidentState.NEW, db_index=True
+    )
+    assignment_group = models.CharField(max_length=100, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents_assigned",
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    problem = models.ForeignKey(
+        Problem, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    affected_users = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Computed from the CMDB: the affected CI and its dependents."
+    )
+    is_security = models.BooleanField(default=False)
+    resolution_notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    impact_started_at = models.DateTimeField(null=True, blank=True)
+    detected_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("override_priority", "Can set an incident's priority by hand")]
+        indexes = [models.Index(fields=["state", "priority"], name="incident_state_priority")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(parent=models.F("id")), name="incident_not_own_parent"
+            ),
+        ]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_INCIDENT_STATES
+
+
+# --- System properties ----------------------------------------------------------------------------
+
+
+class SystemProperty(models.Model):
+    """One tunable value; its type, default and bounds live in ``incidents.properties.REGISTRY``."""
+
+    key = models.CharField(max_length=100, unique=True)
+    value = models.JSONField()
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name_plural = "system properties"
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class SystemPropertyChange(models.Model):
+    prop = models.ForeignKey(SystemProperty, on_delete=models.CASCADE, related_name="changes")
+    old_value = models.JSONField(null=True)
+    new_value = models.JSONField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prop.key}: {self.old_value!r} → {self.new_value!r}"
+
+
+# --- Timeline -------------------------------------------------------------------------------------
+
+
+class TimelineKind(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    STATE_CHANGED = "state_changed", "State changed"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    PRIORITY_CHANGED = "priority_changed", "Priority changed"
+    IMPACT_CHANGED = "impact_changed", "Affected users changed"
+    LINKED = "linked", "Linked"
+    RESOLVED = "resolved", "Resolved"
+    NOTE = "note", "Note"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class TimelineEntry(models.Model):
+    """The append-only event log of an incident: rows are written once and never changed."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="timeline")
+    kind = models.CharField(max_length=32, choices=TimelineKind.choices)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "timeline entries"
+        indexes = [models.Index(fields=["incident", "created_at"], name="timeline_incident_time")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Timeline entries are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("Timeline entries are append-only and cannot be deleted.")
