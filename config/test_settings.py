@@ -8,7 +8,7 @@ import os
 import tempfile
 
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
-os.environ.setdefault("CACHE_URL", "locmem://")
+os.environ.setdefault("CACHE_URL", "locmemcache://")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 os.environ.setdefault("MIM_VAR_DIR", os.path.join(tempfile.gettempdir(), "mimdesk-test-var"))
 

@@ -1,0 +1,124 @@
+"""The people of the test suite, and API clients that act as them.
+
+- tina: a service desk technician
+- alice: an ITSM manager (``usr_alice_johnson``, as in DESIGN's example body)
+- sam: a super admin
+- lee: legal
+- oscar: an outsider, logged in but holding no role
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from incidents import services, tokens
+from incidents.models import ConfigurationItem
+
+User = get_user_model()
+PASSWORD = "correct-horse-battery"
+
+
+def make_user(username: str, *roles: str, staff: bool = False) -> Any:
+    user = User.objects.create_user(username=username, password=PASSWORD, is_staff=staff)
+    services.set_user_roles(user, roles)
+    return user
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    # System properties are cached; each test starts from the database.
+    cache.clear()
+
+
+@pytest.fixture
+def tina(db: None) -> Any:
+    return make_user("usr_tina_tech", "technician")
+
+
+@pytest.fixture
+def alice(db: None) -> Any:
+    return make_user("usr_alice_johnson", "itsm_manager", staff=True)
+
+
+@pytest.fixture
+def sam(db: None) -> Any:
+    return make_user("usr_sam_admin", "super_admin", staff=True)
+
+
+@pytest.fixture
+def lee(db: None) -> Any:
+    return make_user("usr_lee_legal", "legal")
+
+
+@pytest.fixture
+def oscar(db: None) -> Any:
+    return make_user("usr_oscar_outsider")
+
+
+def bearer_client(user: Any) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.issue(user)}")
+    return client
+
+
+@pytest.fixture
+def api() -> APIClient:
+    """An anonymous client."""
+    return APIClient()
+
+
+@pytest.fixture
+def as_user() -> Callable[[Any], APIClient]:
+    """``as_user(alice)``: a client sending alice's bearer token."""
+    return bearer_client
+
+
+@pytest.fixture
+def tina_api(tina: Any) -> APIClient:
+    return bearer_client(tina)
+
+
+@pytest.fixture
+def alice_api(alice: Any) -> APIClient:
+    return bearer_client(alice)
+
+
+@pytest.fixture
+def sam_api(sam: Any) -> APIClient:
+    return bearer_client(sam)
+
+
+@pytest.fixture
+def oscar_api(oscar: Any) -> APIClient:
+    return bearer_client(oscar)
+
+
+@pytest.fixture
+def make_ci(db: None) -> Callable[..., ConfigurationItem]:
+    counter = iter(range(1, 1_000_000))
+
+    def _make(name: str | None = None, *, users: int = 0, kind: str = "application",
+              depends_on: tuple[ConfigurationItem, ...] = ()) -> ConfigurationItem:
+        ci = ConfigurationItem.objects.create(
+            name=name or f"ci-{next(counter)}", kind=kind, user_count=users
+        )
+        if depends_on:
+            services.set_dependencies(ci=ci, providers=list(depends_on))
+        return ci
+
+    return _make
+
+
+@pytest.fixture
+def make_incident(db: None) -> Callable[..., Any]:
+    def _make(actor: Any = None, **fields: Any) -> Any:
+        fields.setdefault("short_description", "Checkout returns 503")
+        return services.create_incident(actor=actor, **fields)
+
+    return _make
