@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -91,8 +92,14 @@ class CIDependencyAdmin(admin.ModelAdmin):
     autocomplete_fields = ["consumer", "provider"]
 
     def save_model(self, request: HttpRequest, obj: CIDependency, form: Any, change: bool) -> None:
+        # Moving an edge off a provider changes that provider's impact too: note it before saving.
+        touched = set(
+            CIDependency.objects.filter(pk=obj.pk).values_list("provider_id", flat=True)
+            if change
+            else []
+        )
         super().save_model(request, obj, form, change)
-        services.cmdb_changed(ci_ids=[obj.provider_id], actor=request.user)
+        services.cmdb_changed(ci_ids=touched | {obj.provider_id}, actor=request.user)
 
     def delete_model(self, request: HttpRequest, obj: CIDependency) -> None:
         provider_id = obj.provider_id
@@ -123,8 +130,19 @@ class TimelineInline(admin.TabularInline):
         return False
 
 
+class IncidentAdminForm(forms.ModelForm):
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        # The services refuse what breaks a rule; say so on the form rather than fail on save.
+        try:
+            services.check_incident(self.instance)
+        except DomainError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+
+
 @admin.register(Incident)
 class IncidentAdmin(NumberSearchMixin, admin.ModelAdmin):
+    form = IncidentAdminForm
     list_display = [
         "number", "short_description", "priority", "state", "affected_ci", "affected_users",
         "assigned_to", "created_at",
@@ -142,6 +160,12 @@ class IncidentAdmin(NumberSearchMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["acknowledge_selected"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Linking an existing incident is an operation with its own rules and timeline rows
+        # (services.link_incident, the Link action of the API and the web form), not a field edit.
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "parent"] if obj is not None else fields
+
     def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
         fields = {name: form.cleaned_data[name] for name in form.changed_data}
         if change:
@@ -155,7 +179,10 @@ class IncidentAdmin(NumberSearchMixin, admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         # The only inline is the read-only timeline; nothing to save, and the services wrote it.
+        # The admin's change message still reads what each formset saved: nothing.
         form.save_m2m()
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     @admin.action(description="Acknowledge selected incidents", permissions=["change"])
     def acknowledge_selected(self, request: HttpRequest, queryset: QuerySet) -> None:

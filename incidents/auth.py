@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -41,7 +42,10 @@ class JWTAuthentication(authentication.BaseAuthentication):
         username = claims[settings.JWT_USERNAME_CLAIM].strip()
         user_model = get_user_model()
         with transaction.atomic():
-            user, _ = user_model.objects.get_or_create(username=username)
+            # Users known only by token sign in through the IdP, never with a password here.
+            user, _ = user_model.objects.get_or_create(
+                username=username, defaults={"password": make_password(None)}
+            )
             set_user_roles(user, claims.get(settings.JWT_ROLES_CLAIM, []))
         return user
 

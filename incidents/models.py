@@ -413,8 +413,20 @@ class AppendOnlyError(Exception):
     pass
 
 
+class TimelineQuerySet(models.QuerySet):
+    """Bulk ``update()``/``delete()`` would bypass the row-level guards below; refuse them too."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("Timeline entries are append-only and cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Timeline entries are append-only and cannot be deleted.")
+
+
 class TimelineEntry(models.Model):
     """The append-only event log of an incident: rows are written once and never changed."""
+
+    objects = TimelineQuerySet.as_manager()
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="timeline")
     kind = models.CharField(max_length=32, choices=TimelineKind.choices)

@@ -117,7 +117,7 @@ def set_property(*, key: str, value: Any, actor: User | None) -> SystemProperty:
             prop.updated_at = timezone.now()
             prop.save(update_fields=["value", "updated_by", "updated_at"])
             SystemPropertyChange.objects.create(
-                prop=prop, old_value=old, new_value=clean, changed_by=user
+                prop=prop, old_value=old, new_value=clean, changed_by=user, changed_at=prop.updated_at
             )
         transaction.on_commit(lambda: cache.delete(_PROPERTY_CACHE_KEY.format(key)))
     return prop
@@ -162,6 +162,16 @@ def _check_milestones(incident: Incident) -> None:
             raise DomainError(f"{name} must not be in the future", field=name)
 
 
+def check_incident(incident: Incident) -> None:
+    """The rules an incident's own fields must meet before it is saved; raises ``DomainError``.
+
+    Forms call it to show the error next to the field instead of failing when the service saves.
+    """
+    if incident.parent_id is not None and incident.parent and incident.parent.parent_id:
+        raise DomainError("the parent is itself a child; link to its parent", field="parent")
+    _check_milestones(incident)
+
+
 def _affected_users_of(ci: ConfigurationItem | None) -> int:
     return cmdb.affected_users(ci.pk) if ci is not None else 0
 
@@ -190,11 +200,9 @@ def create_incident(
         incident.priority_is_manual = True
     else:
         incident.priority = compute_priority(incident.impact, incident.urgency)
-    if incident.parent_id is not None and incident.parent and incident.parent.parent_id:
-        raise DomainError("the parent is itself a child; link to its parent", field="parent")
     if incident.detected_at is None:
         incident.detected_at = incident.impact_started_at or timezone.now()
-    _check_milestones(incident)
+    check_incident(incident)
     incident.affected_users = _affected_users_of(incident.affected_ci)
     incident.save()
     record(

@@ -74,7 +74,13 @@ def decode(token: str, *, expected_type: str | None = ACCESS) -> dict[str, Any]:
     if expected_type and token_type is not None and token_type != expected_type:
         raise InvalidToken(f"a {token_type} token cannot be used here")
     username = claims.get(settings.JWT_USERNAME_CLAIM)
-    if not isinstance(username, str) or not username.strip() or len(username) > 150:
+    # Printable only: a NUL byte would reach the database (PostgreSQL refuses it with an error).
+    if (
+        not isinstance(username, str)
+        or not username.strip()
+        or len(username) > 150
+        or not username.isprintable()
+    ):
         raise InvalidToken(f"claim {settings.JWT_USERNAME_CLAIM!r} must name a user")
     roles = claims.get(settings.JWT_ROLES_CLAIM, [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):

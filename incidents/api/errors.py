@@ -20,6 +20,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)
     response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        # A bare ValidationError("…") (e.g. DRF's search filter refusing a NUL) renders as a list;
+        # keep the one error shape.
+        response.data = {"detail": " ".join(str(message) for message in response.data)}
     if response is not None and isinstance(exc, Http404):
         response.data = {"detail": "Not found."}
     if response is not None and response.status_code == status.HTTP_401_UNAUTHORIZED:

@@ -47,7 +47,9 @@ class NumberLookupMixin:
     """Tickets are addressed by number (``/api/incidents/INC0000042/``); a bad number is a 404."""
 
     lookup_field = "number"
-    lookup_value_regex = "[A-Za-z]{3}[0-9]+"
+    # Match any path segment, so that a malformed number reaches get_object() and gets the API's
+    # JSON 404 rather than Django's HTML page for an unknown URL.
+    lookup_value_regex = "[^/.]+"
 
     def get_object(self) -> Any:
         queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
@@ -167,7 +169,7 @@ class SystemPropertyViewSet(
     queryset = SystemProperty.objects.select_related("updated_by")
     serializer_class = SystemPropertySerializer
     lookup_field = "key"
-    lookup_value_regex = "[a-z0-9_]+"
+    lookup_value_regex = "[^/.]+"  # an unknown key is the API's JSON 404, as for numbers
     filter_backends: list[Any] = []
     pagination_class = None
 
@@ -191,15 +193,27 @@ _TOKEN_PAIR = inline_serializer(
 )
 
 
-class TokenObtainView(APIView):
-    """Exchange a username and password for an access token and a refresh token."""
+class TokenView(APIView):
+    """Base of the token endpoints: no authentication, and a refusal is a 401, never a 403."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
+    def get_authenticate_header(self, request: Request) -> str:
+        # With no authentication classes DRF would turn AuthenticationFailed into a 403;
+        # bad credentials are a 401 with a challenge (DESIGN, "Authentication and permission").
+        return 'Bearer realm="api"'
+
+
+class TokenObtainView(TokenView):
+    """Exchange a username and password for an access token and a refresh token."""
+
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+        class Meta:
+            ref_name = "TokenObtainInput"
 
     @extend_schema(
         request=InputSerializer,
@@ -215,14 +229,14 @@ class TokenObtainView(APIView):
         return Response(_token_pair(user))
 
 
-class TokenRefreshView(APIView):
+class TokenRefreshView(TokenView):
     """Exchange a refresh token for a new access token carrying the user's current roles."""
-
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
         refresh = serializers.CharField(max_length=4096)
+
+        class Meta:
+            ref_name = "TokenRefreshInput"
 
     @extend_schema(
         request=InputSerializer,

@@ -1,0 +1,253 @@
+"""Technician web forms. They parse and validate input only; the rules live in ``services``.
+
+Views hand ``cleaned_data`` to a service and turn a ``DomainError`` back into a form error with
+``add_domain_error``, so a rule is stated once whether it is reached from the API or a form.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from .errors import DomainError
+from .models import (
+    Channel,
+    ConfigurationItem,
+    Impact,
+    Incident,
+    IncidentState,
+    Priority,
+    Urgency,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.auth.models import User as UserModel
+
+User = get_user_model()
+
+# The datetime-local input sends "2025-01-31T14:05"; the server runs in UTC (settings.TIME_ZONE),
+# so the value is read as UTC and the label says so.
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+class UsernameField(forms.ModelChoiceField):
+    """A user typed by username (DESIGN: users are referred to by username), not a long select."""
+
+    default_error_messages = {"invalid_choice": "There is no user with that username."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(attrs={"placeholder": "username", "autocomplete": "off"}),
+        )
+        super().__init__(
+            queryset=User.objects.filter(is_active=True), to_field_name="username", **kwargs
+        )
+
+    def to_python(self, value: Any) -> Any:
+        return super().to_python(value.strip() if isinstance(value, str) else value)
+
+
+class UTCDateTimeField(forms.DateTimeField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("input_formats", [DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
+        kwargs.setdefault(
+            "widget", forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL)
+        )
+        super().__init__(**kwargs)
+
+
+class IncidentForm(forms.Form):
+    """Create or edit an incident. ``priority`` exists only for users who may set it by hand."""
+
+    short_description = forms.CharField(
+        max_length=200, widget=forms.TextInput(attrs={"autofocus": True})
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}))
+    caller = UsernameField(help_text="Who reported it (optional).")
+    channel = forms.TypedChoiceField(choices=Channel.choices, initial=Channel.PORTAL)
+    # The CI picker fills this hidden id; the visible search box is ``ci_q`` (see ``clean``).
+    affected_ci = forms.ModelChoiceField(
+        queryset=ConfigurationItem.objects.all(),
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "That configuration item no longer exists."},
+    )
+    ci_q = forms.CharField(required=False, label="Affected CI", max_length=200)
+    impact = forms.TypedChoiceField(choices=Impact.choices, coerce=int, initial=Impact.LOW)
+    urgency = forms.TypedChoiceField(choices=Urgency.choices, coerce=int, initial=Urgency.LOW)
+    priority = forms.TypedChoiceField(
+        choices=[("", "Computed from impact × urgency"), *Priority.choices],  # noqa: RUF001
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Priority override",
+    )
+    assignment_group = forms.CharField(
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "assignment-groups", "autocomplete": "off"}),
+    )
+    assigned_to = UsernameField()
+    is_security = forms.BooleanField(required=False, label="Security incident")
+    impact_started_at = UTCDateTimeField(label="Impact started (UTC)")
+
+    # Fields handed to the service; ``ci_q`` is only the picker's search box.
+    service_fields: tuple[str, ...] = (
+        "short_description", "description", "caller", "channel", "affected_ci", "impact",
+        "urgency", "priority", "assignment_group", "assigned_to", "is_security",
+        "impact_started_at",
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, user: UserModel | AnonymousUser, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.can_override_priority = user.has_perm("incidents.override_priority")
+        if not self.can_override_priority:
+            # Not rendered and not read: a technician's posted "priority" is ignored, never applied.
+            del self.fields["priority"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        typed = (data.get("ci_q") or "").strip()
+        if data.get("affected_ci") is None and typed:
+            # Without JavaScript the picker is a plain text box: accept an exact CI name.
+            match = ConfigurationItem.objects.filter(name__iexact=typed).first()
+            if match is None:
+                self.add_error("ci_q", f"No configuration item is named “{typed}”.")
+            else:
+                data["affected_ci"] = match
+        return data
+
+    def service_kwargs(self, *, only_changed: bool = False) -> dict[str, Any]:
+        """``cleaned_data`` as keyword arguments for ``create_incident`` / ``update_incident``."""
+        names = [n for n in self.service_fields if n in self.fields]
+        if only_changed:
+            changed = set(self.changed_data)
+            if "ci_q" in changed:
+                changed.add("affected_ci")
+            names = [n for n in names if n in changed]
+        kwargs = {name: self.cleaned_data.get(name) for name in names}
+        for text in ("description", "assignment_group"):
+            if text in kwargs and kwargs[text] is None:
+                kwargs[text] = ""
+        return kwargs
+
+
+class IncidentCreateForm(IncidentForm):
+    def service_kwargs(self, *, only_changed: bool = False) -> dict[str, Any]:
+        kwargs = super().service_kwargs()
+        if kwargs.get("priority") is None:
+            kwargs.pop("priority", None)  # the matrix decides
+        return kwargs
+
+
+_EDITABLE_STATES = [(v, label) for v, label in IncidentState.choices if v != IncidentState.RESOLVED]
+
+
+class IncidentEditForm(IncidentForm):
+    # Resolving needs a resolution note and has its own action; the service refuses other
+    # impossible moves and the view shows its reason.
+    state = forms.ChoiceField(choices=_EDITABLE_STATES)
+    detected_at = UTCDateTimeField(label="Detected (UTC)")
+
+    service_fields = (*IncidentForm.service_fields, "state", "detected_at")
+
+    def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", initial_for(incident))
+        super().__init__(*args, **kwargs)
+        if incident.state == IncidentState.RESOLVED:
+            # Shown as it is; leaving it there is not a move. Reopening goes to In progress.
+            state = cast(forms.ChoiceField, self.fields["state"])
+            state.choices = [
+                (IncidentState.RESOLVED.value, IncidentState.RESOLVED.label),
+                *_EDITABLE_STATES,
+            ]
+
+
+def _to_minute(moment: datetime | None) -> datetime | None:
+    # The datetime-local box shows minutes; an untouched box must not count as a change.
+    return moment.replace(second=0, microsecond=0) if moment else None
+
+
+def initial_for(incident: Incident) -> dict[str, Any]:
+    return {
+        "short_description": incident.short_description,
+        "description": incident.description,
+        "caller": incident.caller,
+        "channel": incident.channel,
+        "affected_ci": incident.affected_ci,
+        "ci_q": "",
+        "impact": incident.impact,
+        "urgency": incident.urgency,
+        "priority": incident.priority if incident.priority_is_manual else None,
+        "assignment_group": incident.assignment_group,
+        "assigned_to": incident.assigned_to,
+        "is_security": incident.is_security,
+        "impact_started_at": _to_minute(incident.impact_started_at),
+        "detected_at": _to_minute(incident.detected_at),
+        "state": incident.state,
+    }
+
+
+class ResolveForm(forms.Form):
+    resolution_notes = forms.CharField(
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "What fixed it, and how it was verified"}
+        ),
+        label="Resolution notes",
+        error_messages={"required": "A resolution note is required."},
+    )
+
+
+class LinkForm(forms.Form):
+    parent = forms.CharField(
+        max_length=20,
+        label="Parent incident",
+        widget=forms.TextInput(attrs={"placeholder": "INC0000123", "autocomplete": "off"}),
+    )
+
+    def clean_parent(self) -> Incident:
+        number = self.cleaned_data["parent"].strip().upper()
+        parent = Incident.objects.by_number(number).first()
+        if parent is None:
+            raise forms.ValidationError(f"There is no incident {number}.")
+        return parent
+
+
+class IncidentFilterForm(forms.Form):
+    """The list's filter bar; every field is optional and a bad value is simply ignored."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    state = forms.ChoiceField(
+        required=False, choices=[("", "Any state"), ("open", "Open"), *IncidentState.choices]
+    )
+    priority = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Any priority"), *[(p, f"P{p}") for p in Priority.values]],
+    )
+    mine = forms.BooleanField(required=False, label="Assigned to me")
+
+
+def add_domain_error(form: forms.Form, error: DomainError) -> None:
+    """Show a service's refusal next to the field it names, or above the form.
+
+    Services name fields as the API does (``impact_started_at``); the page says what its labels say.
+    """
+    message = error.message
+    for name in sorted(form.fields, key=len, reverse=True):
+        label = form.fields[name].label
+        if "_" in name and label and name in message:
+            message = message.replace(name, str(label))
+    message = message[:1].upper() + message[1:]
+    field = error.field if error.field in form.fields else None
+    if field == "affected_ci":
+        field = "ci_q"  # the visible half of the picker
+    form.add_error(field, message)
