@@ -475,7 +475,7 @@ def main() -> int:
         type=float,
         default=0,
         metavar="SECONDS",
-        help="before each phase, wait up to this long for the 1-minute load to drop below 0.5",
+        help="first wait up to this long for the 1-minute load to drop below 0.5",
     )
     args = parser.parse_args()
     if args.client:
@@ -517,6 +517,7 @@ def main() -> int:
                 print(f"    {sql}")
         connections.close_all()
 
+        benchlib.wait_for_quiet(args.wait_quiet)
         port = free_port()
         gunicorn = start_gunicorn(url, port, args.workers, log_path)
         print(
@@ -536,7 +537,7 @@ def main() -> int:
         run_client({**base, "method": "GET", "path": plan[0][1], "concurrency": args.workers * 2,
                     "requests": args.workers * 10})  # fmt: skip
         for method, path, concurrency, count in plan:
-            load_before = benchlib.wait_for_quiet(args.wait_quiet)
+            load_before = benchlib.loadavg()
             result = run_client(
                 {**base, "method": method, "path": path, "concurrency": concurrency,
                  "requests": count, "seed": args.seed + concurrency}

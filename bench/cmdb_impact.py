@@ -346,7 +346,7 @@ def run_scale(n: int, args: argparse.Namespace) -> dict[str, Any]:
     graph = build_graph(n, seed=args.seed)
     cycles = cyclic_components(n, graph.edges)
     load_seconds = load(graph)
-    load_before = benchlib.wait_for_quiet(args.wait_quiet)
+    load_before = benchlib.loadavg()
     logical_consumers: dict[int, list[int]] = defaultdict(list)
     for consumer, provider in graph.edges:
         logical_consumers[provider].append(consumer)
@@ -517,7 +517,7 @@ def main() -> int:
         type=float,
         default=0,
         metavar="SECONDS",
-        help="before each scale, wait up to this long for the 1-minute load to drop below 0.5",
+        help="first wait up to this long for the 1-minute load to drop below 0.5",
     )
     parser.add_argument(
         "--keep-db", action="store_true", help="leave the benchmark database behind for inspection"
@@ -540,6 +540,7 @@ def main() -> int:
         "runs": args.runs,
         "warmup": args.warmup,
     }
+    benchlib.wait_for_quiet(args.wait_quiet)
     try:
         results = [run_scale(n, args) for n in args.scales]
         print("\n" + report(results, meta))

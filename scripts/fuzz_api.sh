@@ -118,19 +118,26 @@ for line in access:
     m = re.search(r'"(\w+) (\S+) HTTP/[\d.]+" (5\d\d)', line)
     if m:
         five_xx[(m.group(1), m.group(2).split("?")[0], m.group(3))] += 1
-blocks = re.split(r"(?m)^(?=\S+ \S+ ERROR )", log)
+stamp = re.compile(r"^(\d{4}-\d\d-\d\d[ T]|\[\d{4}-)")
+blocks, current = [], None
+for line in log.splitlines():
+    if stamp.match(line):
+        current = [line] if " ERROR " in line else None
+        if current is not None:
+            blocks.append(current)
+    elif current is not None:
+        current.append(line)
 groups: dict = {}
-for block in blocks:
-    if " ERROR " not in block.split("\n", 1)[0]:
-        continue
-    lines = block.rstrip().splitlines()
+for lines in blocks:
     exc = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b", ln)]
     ours = [ln.strip() for ln in lines if 'File "' in ln and "/.venv/" not in ln and "/lib/python3" not in ln]
     key = (exc[-1] if exc else lines[0], ours[-1] if ours else "")
-    groups.setdefault(key, []).append(block.rstrip())
+    groups.setdefault(key, []).append("\n".join(lines))
 for (exc, frame), items in sorted(groups.items(), key=lambda kv: -len(kv[1])):
     print(f"\n--- {len(items)}x {exc}\n    at {frame}")
-    print("    first seen:\n" + "\n".join("    " + ln for ln in items[0].splitlines()[-60:]))
+    first = items[0].splitlines()
+    shown = first if len(first) <= 70 else [first[0], "  ..."] + first[-60:]
+    print("    first seen:\n" + "\n".join("    " + ln for ln in shown))
 if five_xx:
     print("\n5xx responses in the access log (method, path, status: count):")
     for (method, path, status), n in five_xx.most_common(40):

@@ -2,21 +2,24 @@
 
 We use Debian's ``/usr/bin/chromium`` (``.ci/run`` installs it) and never download a browser:
 ``playwright install`` is not part of any workflow. Without the binary the tests skip and say why.
+
+Two things about Playwright's sync API inside a Django test process:
+
+- While it runs, an asyncio loop is marked as running in this thread. Django then refuses ORM
+  calls ("async unsafe") and hands out separate, context-local database connections. So the
+  browser lives only as long as one test (function scope), ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set
+  only meanwhile, and tests should request their data fixtures *before* ``page``.
+- ``live_server`` needs a transactional database, which Django empties after the test; see
+  ``pytest_runtest_teardown`` below.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-# Playwright's sync API runs an event loop in this thread, so Django sees an "async context" and
-# refuses ORM calls made by the test's own fixtures. The test does not share connections with the
-# loop, so the guard does not protect anything here.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,12 +37,11 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """Put back the migrated data (role groups, system properties) the live server's flush removed.
+    """Put back the migrated data (role groups, system properties) that the flush removed.
 
-    ``live_server`` needs a transactional database, which Django empties after the test.
-    ``serialized_rollback`` restores it only at the start of the next such test, so tests that
-    pytest-django runs afterwards would find no role groups. Reload them here, once the fixtures
-    (and the flush) are done.
+    ``serialized_rollback`` restores it only at the start of the next test that asks for it, so
+    the plain ``db`` tests pytest-django runs after this one would find no role groups. Reload it
+    here, once the fixtures (and the flush) are done.
     """
     result = yield
     marker = item.get_closest_marker("django_db")
@@ -55,8 +57,8 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     return result
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(
             f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped"
@@ -65,23 +67,18 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - playwright is a dev dependency
         pytest.skip("playwright is not installed; browser tests skipped")
+    # Only while the browser runs (see the module docstring); the test does not share its
+    # connections with Playwright's loop, so the guard protects nothing here.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        context.set_default_timeout(15_000)
         try:
-            yield chromium
+            yield context.new_page()
         finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
+            context.close()
+            browser.close()
 
 
 @pytest.fixture

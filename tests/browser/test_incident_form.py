@@ -33,7 +33,7 @@ def cmdb(make_ci: Any) -> dict[str, Any]:
 
 
 def test_technician_logs_an_incident(
-    live_server: Any, page: Any, screenshots: Path, tina: Any, cmdb: dict[str, Any]
+    tina: Any, cmdb: dict[str, Any], live_server: Any, page: Any, screenshots: Path
 ) -> None:
     base = live_server.url
 

@@ -91,7 +91,7 @@ class Worker:
         return self.log_path.read_text(errors="replace")
 
     def wait_for_log(self, pattern: str, *, timeout: float = 20.0, count: int = 1) -> list[str]:
-        """Wait until ``pattern`` (a regex) matches ``count`` times in the log; return the matches."""
+        """Wait until the regex ``pattern`` matches ``count`` times in the log; return matches."""
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
         while True:
@@ -99,10 +99,13 @@ class Worker:
             if len(found) >= count:
                 return found
             if self.proc.poll() is not None:
-                raise AssertionError(f"the Celery worker exited ({self.proc.returncode}):\n{self.log()}")
+                raise AssertionError(
+                    f"the Celery worker exited ({self.proc.returncode}):\n{self.log()}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"{pattern!r} not seen {count}x in the worker log after {timeout}s:\n{self.log()}"
+                    f"{pattern!r} not seen {count}x in the worker log after {timeout}s:\n"
+                    + self.log()
                 )
             time.sleep(0.1)
 
@@ -144,7 +147,7 @@ def celery_worker_process(django_db_setup: None) -> Iterator[Worker]:
         "--purge",  # drop messages a previous run left in this broker database
     ]  # fmt: skip
     log_file = log_path.open("wb")
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         cmd, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip

@@ -44,7 +44,10 @@ def wait_for_affected_users(incident: Incident, expected: int) -> Incident:
 
 def succeeded(worker: Worker, task_id: str, *, timeout: float = POLL_TIMEOUT_S) -> str:
     """Wait for the worker to report ``task_id`` done; return the task's result as logged."""
-    pattern = rf"Task incidents\.tasks\.refresh_affected_users\[{re.escape(task_id)}\] succeeded in \S+: (\S+)"
+    pattern = (
+        rf"Task incidents\.tasks\.refresh_affected_users\[{re.escape(task_id)}\] "
+        r"succeeded in \S+: (\S+)"
+    )
     return worker.wait_for_log(pattern, timeout=timeout)[0]
 
 
@@ -64,7 +67,9 @@ def test_cmdb_change_through_api_is_applied_by_the_worker(
     assert incident.affected_users == 100
 
     # mobile-app starts depending on checkout: an outage of checkout now reaches 150 users.
-    response = alice_api.patch(f"/api/cis/{mobile.pk}/", {"depends_on": [checkout.pk]}, format="json")
+    response = alice_api.patch(
+        f"/api/cis/{mobile.pk}/", {"depends_on": [checkout.pk]}, format="json"
+    )
     assert response.status_code == 200, response.content
     incident = wait_for_affected_users(incident, 150)
 

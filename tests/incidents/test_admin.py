@@ -96,12 +96,12 @@ def test_change_page_renders(browser_for, root, populated, label):
 @pytest.mark.parametrize(
     ("label", "query"),
     [
-        ("incidents.Incident", "q=INC0000001"),
+        ("incidents.Incident", "q={inc}"),
         ("incidents.Incident", "q=checkout"),
         ("incidents.Incident", "state__exact=new&priority__exact=1"),
         ("incidents.Incident", "affected_ci__kind=application"),
-        ("incidents.Problem", "q=PRB0000001"),
-        ("incidents.Change", "q=CHG0000001&change_type__exact=normal"),
+        ("incidents.Problem", "q={prb}"),
+        ("incidents.Change", "q={chg}&change_type__exact=normal"),
         ("incidents.ConfigurationItem", "q=orders&kind__exact=database"),
         ("incidents.CIDependency", "q=checkout"),
         ("incidents.SystemProperty", "q=threshold"),
@@ -109,7 +109,12 @@ def test_change_page_renders(browser_for, root, populated, label):
     ],
 )
 def test_changelist_search_and_filters(browser_for, root, populated, label, query):
-    response = browser_for(root).get(f"{_url(label)}?{query}")
+    numbers = {
+        "inc": populated["incident"].number,
+        "prb": populated["problem"].number,
+        "chg": Change.objects.get().number,
+    }
+    response = browser_for(root).get(f"{_url(label)}?{query.format(**numbers)}")
     assert response.status_code == 200
     assert "0 results" not in response.content.decode()
 
@@ -337,7 +342,7 @@ def test_admin_create_under_a_child_is_a_form_error(
     ("started", "detected", "error"),
     [
         (timezone.timedelta(hours=-1), timezone.timedelta(hours=-2), "must not be before"),
-        (timezone.timedelta(days=1), None, "future"),
+        (timezone.timedelta(days=1), timezone.timedelta(days=1), "future"),
     ],
 )
 def test_admin_change_with_bad_milestones_is_a_form_error(

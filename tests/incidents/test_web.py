@@ -144,9 +144,9 @@ def test_unknown_or_malformed_number_is_404(tina_client: Client) -> None:
 
 
 def test_login_page_logs_in_and_logout_is_a_post(client: Client, tina: Any) -> None:
-    page = client.get(reverse("login"))
-    assert page.status_code == 200
-    assert b'name="username"' in page.content
+    login_page = client.get(reverse("login"))
+    assert login_page.status_code == 200
+    assert b'name="username"' in login_page.content
     response = client.post(reverse("login"), {"username": tina.username, "password": PASSWORD})
     assert response.status_code == 302
     assert response["Location"] == LIST
@@ -517,3 +517,10 @@ def test_ci_search_and_impact_fragments(tina_client: Client, diamond: Any) -> No
     impact = tina_client.get(f"/incidents/cis/{diamond['db'].pk}/impact/").content.decode()
     assert "1,500" in impact
     assert tina_client.get("/incidents/cis/999999/impact/").status_code == 404
+
+
+def test_403_page_says_why(oscar_client: Client) -> None:
+    response = oscar_client.get(LIST)
+    assert response.status_code == 403
+    assert b"incidents.view_incident" in response.content
+    assert b"Not allowed" in response.content
