@@ -132,7 +132,7 @@ class TimelineInline(admin.TabularInline):
 
 class IncidentAdminForm(forms.ModelForm):
     def _post_clean(self) -> None:
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # builds self.instance from the form
         # The services refuse what breaks a rule; say so on the form rather than fail on save.
         try:
             services.check_incident(self.instance)

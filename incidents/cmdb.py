@@ -2,7 +2,8 @@
 
 An outage of a CI reaches the CI itself and every CI that depends on it, directly or
 transitively. Both questions below are one recursive CTE; ``UNION`` (not ``UNION ALL``) makes
-each CI appear once and stops cycles, on SQLite and PostgreSQL alike.
+each CI appear once and stops cycles, on SQLite and PostgreSQL alike. Seeds are cast to BIGINT because PostgreSQL types a
+recursive CTE's column from its first term, and ids are bigint.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ _INC = Incident._meta.db_table
 # Walk provider -> consumer from one CI: everything its outage reaches.
 _DOWNSTREAM = f"""
 WITH RECURSIVE reached(id) AS (
-    SELECT %s
+    SELECT CAST(%s AS BIGINT)
     UNION
     SELECT d.consumer_id FROM {_DEP} d JOIN reached r ON d.provider_id = r.id
 )
@@ -75,7 +76,7 @@ def open_incident_cis_reaching(ci_ids: Iterable[int]) -> list[int]:
     ids = sorted(set(ci_ids))
     if not ids:
         return []
-    seeds = " UNION ".join(["SELECT %s"] * len(ids))
+    seeds = " UNION ".join(["SELECT CAST(%s AS BIGINT)"] * len(ids))
     states = ", ".join(["%s"] * len(OPEN_INCIDENT_STATES))
     with connection.cursor() as cursor:
         cursor.execute(

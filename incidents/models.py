@@ -426,8 +426,6 @@ class TimelineQuerySet(models.QuerySet):
 class TimelineEntry(models.Model):
     """The append-only event log of an incident: rows are written once and never changed."""
 
-    objects = TimelineQuerySet.as_manager()
-
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="timeline")
     kind = models.CharField(max_length=32, choices=TimelineKind.choices)
     message = models.TextField()
@@ -436,6 +434,8 @@ class TimelineEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = TimelineQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -25,7 +25,7 @@ class PropertySpec:
         if self.kind is int:
             # bool is an int in Python; a JSON true must not pass as 1.
             if isinstance(value, bool) or not isinstance(value, int):
-                if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                if isinstance(value, str) and value.strip().lstrip("-").isdecimal():
                     value = int(value.strip())
                 else:
                     raise ValueError("must be a whole number")

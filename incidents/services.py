@@ -81,7 +81,7 @@ def _who(actor: User | None) -> str:
 # --- System properties ----------------------------------------------------------------------------
 
 _PROPERTY_CACHE_KEY = "sysprop:v1:{}"
-_PROPERTY_CACHE_SECONDS = 300
+_PROPERTY_CACHE_SECONDS = 60
 
 
 def get_property(key: str) -> Any:
@@ -117,7 +117,11 @@ def set_property(*, key: str, value: Any, actor: User | None) -> SystemProperty:
             prop.updated_at = timezone.now()
             prop.save(update_fields=["value", "updated_by", "updated_at"])
             SystemPropertyChange.objects.create(
-                prop=prop, old_value=old, new_value=clean, changed_by=user, changed_at=prop.updated_at
+                prop=prop,
+                old_value=old,
+                new_value=clean,
+                changed_by=user,
+                changed_at=prop.updated_at,  # one instant for the row and its history
             )
         transaction.on_commit(lambda: cache.delete(_PROPERTY_CACHE_KEY.format(key)))
     return prop
@@ -297,6 +301,8 @@ def _move_state(incident: Incident, to: str, actor: User | None) -> None:
         incident.acknowledged_at = now
     if old == IncidentState.RESOLVED and to == IncidentState.IN_PROGRESS:
         incident.resolved_at = None  # reopened: the next resolution is the one that counts
+        # Its figure was frozen while resolved; the CMDB may have moved on since.
+        incident.affected_users = _affected_users_of(incident.affected_ci)
     if to == IncidentState.CLOSED:
         incident.closed_at = now
     record(

@@ -31,6 +31,12 @@ class UsernameField(serializers.SlugRelatedField):
         kwargs.setdefault("required", False)
         super().__init__(slug_field="username", **kwargs)
 
+    def to_internal_value(self, data: Any) -> Any:
+        # No username holds a NUL byte, and PostgreSQL refuses one in a query with an error.
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", ""))
+        return super().to_internal_value(data)
+
 
 @extend_schema_field({"type": "string", "example": "INC0000001", "nullable": True})
 class NumberField(serializers.RelatedField):

@@ -3,8 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http import JsonResponse
 from django.contrib.auth import authenticate, get_user_model
 from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -25,6 +27,7 @@ from incidents.models import (
     SystemProperty,
 )
 from incidents.permissions import HasPerm
+from incidents.properties import REGISTRY
 
 from . import filters
 from .serializers import (
@@ -173,6 +176,13 @@ class SystemPropertyViewSet(
     filter_backends: list[Any] = []
     pagination_class = None
 
+    def get_object(self) -> SystemProperty:
+        # The set of properties is fixed by the code: any other key (a NUL byte included, which
+        # PostgreSQL would refuse with an error) is a 404 without asking the database.
+        if self.kwargs[self.lookup_field] not in REGISTRY:
+            raise Http404
+        return super().get_object()
+
     @extend_schema(request=SystemPropertyUpdateSerializer, responses=SystemPropertySerializer)
     def partial_update(self, request: Request, key: str) -> Response:
         prop = self.get_object()
@@ -266,3 +276,7 @@ def _token_pair(user: Any) -> dict[str, Any]:
         "token_type": "Bearer",
         "expires_in": int(settings.JWT_ACCESS_TOKEN_LIFETIME.total_seconds()),
     }
+
+
+def not_found(request: Any) -> JsonResponse:
+    return JsonResponse({"detail": "Not found."}, status=404)

@@ -117,7 +117,9 @@ class _FormParser(HTMLParser):
                 return
             if kind in ("checkbox", "radio") and "checked" not in a:
                 return
-            self.data.setdefault(name, []).append(a.get("value", "on" if kind == "checkbox" else ""))
+            self.data.setdefault(name, []).append(
+                a.get("value", "on" if kind == "checkbox" else "")
+            )
         elif tag == "select" and name:
             self.select, self.select_multiple = name, "multiple" in a
             self.data.setdefault(name, [])

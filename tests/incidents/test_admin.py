@@ -33,13 +33,16 @@ NO_ADD = {"incidents.SystemProperty", "incidents.TimelineEntry"}  # fixed set / 
 
 def _url(label: str, page: str = "changelist", pk: Any = None) -> str:
     app, model = label.lower().split(".")
-    return f"/admin/{app}/{model}/" + {
-        "changelist": "",
-        "add": "add/",
-        "change": f"{pk}/change/",
-        "delete": f"{pk}/delete/",
-        "history": f"{pk}/history/",
-    }[page]
+    return (
+        f"/admin/{app}/{model}/"
+        + {
+            "changelist": "",
+            "add": "add/",
+            "change": f"{pk}/change/",
+            "delete": f"{pk}/delete/",
+            "history": f"{pk}/history/",
+        }[page]
+    )
 
 
 @pytest.fixture
@@ -126,7 +129,9 @@ def test_number_search_finds_the_incident(browser_for, root, populated):
 
 
 def test_ci_change_page_has_dependency_inlines(browser_for, root, populated):
-    response = browser_for(root).get(_url("incidents.ConfigurationItem", "change", populated["ci"].pk))
+    response = browser_for(root).get(
+        _url("incidents.ConfigurationItem", "change", populated["ci"].pk)
+    )
     html = response.content.decode()
     assert "provider_links-TOTAL_FORMS" in html
     assert "consumer_links-TOTAL_FORMS" in html
@@ -212,7 +217,10 @@ def test_system_properties_cannot_be_added_or_deleted(request, browser_for, popu
     prop = SystemProperty.objects.get(key=THRESHOLD)
     client = browser_for(request.getfixturevalue(user))
     assert client.get(_url("incidents.SystemProperty", page, prop.pk)).status_code == 403
-    assert client.post(_url("incidents.SystemProperty", page, prop.pk), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(_url("incidents.SystemProperty", page, prop.pk), {"post": "yes"}).status_code
+        == 403
+    )
     assert SystemProperty.objects.filter(key=THRESHOLD).exists()
 
 
@@ -220,7 +228,10 @@ def test_system_properties_cannot_be_added_or_deleted(request, browser_for, popu
 def test_incidents_cannot_be_deleted(request, browser_for, populated, user):
     incident = populated["incident"]
     client = browser_for(request.getfixturevalue(user))
-    assert client.post(_url("incidents.Incident", "delete", incident.pk), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(_url("incidents.Incident", "delete", incident.pk), {"post": "yes"}).status_code
+        == 403
+    )
     assert Incident.objects.filter(pk=incident.pk).exists()
 
 
@@ -234,7 +245,9 @@ def _add_incident(client, admin_form, **fields: Any):
     return client.post(_url("incidents.Incident", "add"), data)
 
 
-@pytest.mark.parametrize(("impact", "urgency", "priority"), [(1, 1, 1), (1, 2, 2), (2, 3, 4), (3, 3, 5)])
+@pytest.mark.parametrize(
+    ("impact", "urgency", "priority"), [(1, 1, 1), (1, 2, 2), (2, 3, 4), (3, 3, 5)]
+)
 def test_admin_create_goes_through_services(
     browser_for, sam, populated, admin_form, impact, urgency, priority
 ):
@@ -250,7 +263,10 @@ def test_admin_create_goes_through_services(
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     incident = Incident.objects.get(short_description="Search returns nothing")
-    assert response["Location"].endswith(_url("incidents.Incident")) or str(incident.pk) in response["Location"]
+    assert (
+        response["Location"].endswith(_url("incidents.Incident"))
+        or str(incident.pk) in response["Location"]
+    )
     assert incident.priority == priority
     assert incident.priority_is_manual is False
     assert incident.affected_users == 50
@@ -261,7 +277,9 @@ def test_admin_create_goes_through_services(
     assert (created.kind, created.actor) == (TimelineKind.CREATED, sam)
 
 
-def test_admin_create_with_a_future_detection_time_is_a_form_error(browser_for, sam, populated, admin_form):
+def test_admin_create_with_a_future_detection_time_is_a_form_error(
+    browser_for, sam, populated, admin_form
+):
     future = timezone.now() + timezone.timedelta(days=2)
     response = _add_incident(
         browser_for(sam),
@@ -384,7 +402,9 @@ def test_admin_acknowledge_action(browser_for, sam, populated, make_incident):
 # --- system property admin ----------------------------------------------------------------------
 
 
-def test_property_admin_change_records_who(browser_for, sam, populated, django_capture_on_commit_callbacks):
+def test_property_admin_change_records_who(
+    browser_for, sam, populated, django_capture_on_commit_callbacks
+):
     prop = SystemProperty.objects.get(key=THRESHOLD)
     assert services.get_property(THRESHOLD) == 60
     with django_capture_on_commit_callbacks(execute=True):
@@ -404,7 +424,9 @@ def test_property_admin_change_records_who(browser_for, sam, populated, django_c
     last = SystemPropertyChange.objects.filter(prop=prop).order_by("-id").first()
     assert (last.old_value, last.new_value, last.changed_by) == (60, 80, sam)
     assert services.get_property(THRESHOLD) == 80
-    page = browser_for(sam).get(_url("incidents.SystemProperty", "change", prop.pk)).content.decode()
+    page = (
+        browser_for(sam).get(_url("incidents.SystemProperty", "change", prop.pk)).content.decode()
+    )
     assert page.count(sam.username) >= 2
 
 
@@ -480,7 +502,9 @@ def test_dependency_admin_delete_refreshes(
     incident = make_incident(affected_ci=provider)
     link = CIDependency.objects.get(consumer=consumer)
     with django_capture_on_commit_callbacks(execute=True):
-        response = browser_for(sam).post(_url("incidents.CIDependency", "delete", link.pk), {"post": "yes"})
+        response = browser_for(sam).post(
+            _url("incidents.CIDependency", "delete", link.pk), {"post": "yes"}
+        )
     assert response.status_code == 302
     incident.refresh_from_db()
     assert incident.affected_users == 1

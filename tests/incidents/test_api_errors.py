@@ -31,7 +31,14 @@ def _detail(response) -> str:
 
 # --- malformed JSON ----------------------------------------------------------------------------
 
-MALFORMED = ['{"short_description": ', "{'single': 'quotes'}", "not json", "[1, 2", '{"a": NaN}', "\x00"]
+MALFORMED = [
+    '{"short_description": ',
+    "{'single': 'quotes'}",
+    "not json",
+    "[1, 2",
+    '{"a": NaN}',
+    "\x00",
+]
 
 
 @pytest.mark.parametrize("body", MALFORMED)
@@ -202,7 +209,9 @@ def test_unknown_ci_is_404(alice_api, db, ci_id):
 # --- actions -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [{}, {"resolution_notes": ""}, {"resolution_notes": "   "}, {"resolution_notes": None}])
+@pytest.mark.parametrize(
+    "body", [{}, {"resolution_notes": ""}, {"resolution_notes": "   "}, {"resolution_notes": None}]
+)
 def test_resolve_without_notes_is_400_naming_resolution_notes(tina_api, incident, body):
     response = tina_api.post(f"/api/incidents/{incident.number}/resolve/", body, format="json")
     assert response.status_code == 400
@@ -220,7 +229,9 @@ def test_resolve_twice_is_400(tina_api, incident):
 
 
 def test_acknowledge_resolved_is_400(tina_api, incident):
-    tina_api.post(f"/api/incidents/{incident.number}/resolve/", {"resolution_notes": "x"}, format="json")
+    tina_api.post(
+        f"/api/incidents/{incident.number}/resolve/", {"resolution_notes": "x"}, format="json"
+    )
     response = tina_api.post(f"/api/incidents/{incident.number}/acknowledge/")
     assert response.status_code == 400
     assert _detail(response)
@@ -429,3 +440,108 @@ def test_page_size_is_honoured_and_capped_at_500(tina_api, db):
     body = tina_api.get("/api/incidents/?page_size=100000").json()
     assert len(body["results"]) == 500
     assert len(tina_api.get("/api/incidents/").json()["results"]) == 50
+
+
+# --- never a 500 -----------------------------------------------------------------------------
+
+ODD_VALUES = [
+    "",
+    "a\x00b",  # PostgreSQL refuses NUL bytes with an error, not a miss
+    "x" * 5000,
+    -1,
+    2**31,
+    2**63,
+    -(10**30),
+    1.5,
+    True,
+    None,
+    [],
+    ["x"],
+    {"a": 1},
+    "0001-01-01T00:00:00+05:00",  # before year 1 in UTC
+    "9999-12-31T23:59:59-05:00",  # after year 9999 in UTC
+    "PRB99999999999999999",
+]
+WRITABLE = {
+    "incidents": [
+        "short_description", "description", "caller", "channel", "affected_ci", "impact",
+        "urgency", "priority", "state", "assignment_group", "assigned_to", "problem",
+        "is_security", "impact_started_at", "detected_at",
+    ],
+    "cis": ["name", "kind", "user_count", "owner_group", "criticality", "depends_on"],
+    "problems": ["short_description", "state", "affected_ci", "assigned_to", "known_error"],
+    "changes": [
+        "short_description", "change_type", "risk", "affected_ci", "problem", "implementer",
+        "planned_start", "planned_end", "actual_start",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("endpoint", WRITABLE)
+def test_odd_values_in_every_field_never_give_a_500(sam_api, incident, problem, change, endpoint):
+    detail = {
+        "incidents": incident.number,
+        "cis": incident.affected_ci_id,
+        "problems": problem.number,
+        "changes": change.number,
+    }[endpoint]
+    failures = []
+    for n, (field, value) in enumerate((f, v) for f in WRITABLE[endpoint] for v in ODD_VALUES):
+        base = {"short_description": "ok", "name": f"ci-{n}", "kind": "server"}
+        for method, url, body in (
+            ("post", f"/api/{endpoint}/", {**base, field: value}),
+            ("patch", f"/api/{endpoint}/{detail}/", {field: value}),
+        ):
+            status = getattr(sam_api, method)(url, body, format="json").status_code
+            if status >= 500:
+                failures.append((method, field, value, status))
+    assert not failures
+
+
+@pytest.mark.parametrize("field", ["caller", "assigned_to"])
+def test_username_with_a_nul_is_400(tina_api, tina, field):
+    response = tina_api.post(
+        "/api/incidents/",
+        {"short_description": "x", field: f"{tina.username}\x00"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/system-properties/a%00b/",
+        "/api/system-properties/NOT_A_KEY/",
+        "/api/incidents/INC0000001%00/",
+        "/api/cis/1%00/",
+        "/api/problems/%00/",
+    ],
+)
+def test_nul_or_unknown_in_the_path_is_404(sam_api, incident, path):
+    assert sam_api.get(path).status_code == 404
+    assert sam_api.patch(path, {"value": 1}, format="json").status_code == 404
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1e400", "NaN", "Infinity"])
+def test_non_finite_json_numbers_are_400(sam_api, db, value):
+    response = sam_api.patch(
+        "/api/system-properties/pir_delay_hours/",
+        f'{{"value": {value}}}',
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    response = sam_api.post(
+        "/api/incidents/",
+        f'{{"short_description": "x", "impact": {value}}}',
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/api/nope/", "/api/incidents/INC0000001/nope/"])
+def test_unknown_api_url_is_json_404(tina_api, path):
+    response = tina_api.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}

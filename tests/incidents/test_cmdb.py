@@ -40,7 +40,7 @@ def test_diamond_counts_the_shared_dependent_once(diamond):
 
 
 def test_diamond_impact_lists_each_ci_once_the_ci_first(diamond):
-    a, b, c, d = diamond
+    a, _b, _c, d = diamond
     result = cmdb.impact(a.pk)
     assert result.affected_users == 1111
     assert [ci.name for ci in result.affected_cis] == ["A", "B", "C", "D"]
@@ -48,7 +48,7 @@ def test_diamond_impact_lists_each_ci_once_the_ci_first(diamond):
 
 
 def test_cycle_terminates_and_counts_each_once(cycle):
-    x, y, z = cycle
+    _x, _y, _z = cycle
     for ci in cycle:
         assert cmdb.affected_users(ci.pk) == 321
         result = cmdb.impact(ci.pk)
@@ -68,7 +68,9 @@ def test_isolated_ci_reaches_only_itself(make_ci, diamond):
     lonely = make_ci("Lonely", users=42)
     assert cmdb.affected_users(lonely.pk) == 42
     result = cmdb.impact(lonely.pk)
-    assert [(c.id, c.name, c.user_count) for c in result.affected_cis] == [(lonely.pk, "Lonely", 42)]
+    assert [(c.id, c.name, c.user_count) for c in result.affected_cis] == [
+        (lonely.pk, "Lonely", 42)
+    ]
 
 
 def test_unknown_ci_reaches_nobody(db):
@@ -86,7 +88,7 @@ def test_long_chain_is_walked_to_the_end(make_ci):
 
 def test_provider_side_is_not_counted(diamond):
     # D depends on B and C; an outage of D does not reach its providers.
-    a, b, c, d = diamond
+    _a, _b, _c, d = diamond
     assert [ci.id for ci in cmdb.impact(d.pk).affected_cis] == [d.pk]
 
 
@@ -127,13 +129,13 @@ def test_impact_endpoint_unknown_ci_is_404(tina_api, db):
 
 
 def test_ci_api_shows_depends_on(tina_api, diamond):
-    a, b, c, d = diamond
+    _a, b, c, d = diamond
     body = tina_api.get(f"/api/cis/{d.pk}/").json()
     assert sorted(body["depends_on"]) == sorted([b.pk, c.pk])
 
 
 def test_ci_create_with_depends_on(alice_api, diamond):
-    a, b, c, d = diamond
+    a, _b, _c, d = diamond
     response = alice_api.post(
         "/api/cis/",
         {"name": "E", "kind": "business_service", "user_count": 5000, "depends_on": [d.pk]},
@@ -147,7 +149,7 @@ def test_ci_create_with_depends_on(alice_api, diamond):
 
 
 def test_ci_delete_removes_it_from_impact(alice_api, diamond, django_capture_on_commit_callbacks):
-    a, b, c, d = diamond
+    a, _b, _c, d = diamond
     with django_capture_on_commit_callbacks(execute=True):
         assert alice_api.delete(f"/api/cis/{d.pk}/").status_code == 204
     assert cmdb.affected_users(a.pk) == 111
@@ -158,7 +160,7 @@ def test_ci_delete_removes_it_from_impact(alice_api, diamond, django_capture_on_
 
 
 def test_incident_created_on_a_ci_gets_its_impact(make_incident, diamond):
-    a, b, c, d = diamond
+    a, b, _c, _d = diamond
     assert make_incident(affected_ci=a).affected_users == 1111
     assert make_incident(affected_ci=b).affected_users == 1010
     assert make_incident().affected_users == 0
@@ -209,7 +211,7 @@ def test_user_count_change_updates_open_incidents(
 def test_depends_on_change_updates_open_incidents(
     alice_api, make_ci, make_incident, diamond, django_capture_on_commit_callbacks
 ):
-    a, b, c, d = diamond
+    a, _b, _c, d = diamond
     other = make_ci("Other", users=7)
     on_a = make_incident(affected_ci=a)
     on_other = make_incident(affected_ci=other)
@@ -245,7 +247,7 @@ def test_new_ci_depending_on_an_incident_ci_updates_it(
 def test_finished_incidents_keep_their_figure(
     alice, alice_api, make_incident, diamond, django_capture_on_commit_callbacks, state
 ):
-    a, b, c, d = diamond
+    a, _b, _c, d = diamond
     incident = make_incident(affected_ci=a)
     if state == "cancelled":
         services.update_incident(incident=incident, actor=alice, state=IncidentState.CANCELLED)
@@ -276,7 +278,7 @@ def test_unrelated_ci_change_leaves_incidents_alone(
 
 
 def test_refresh_is_idempotent(make_incident, diamond):
-    a, b, c, d = diamond
+    a, _b, _c, d = diamond
     incident = make_incident(affected_ci=a)
     d.user_count = 0
     d.save()
@@ -290,7 +292,7 @@ def test_refresh_is_idempotent(make_incident, diamond):
 def test_cmdb_change_on_a_cycle_updates_incident(
     alice_api, make_incident, cycle, django_capture_on_commit_callbacks
 ):
-    x, y, z = cycle
+    _x, y, z = cycle
     incident = make_incident(affected_ci=y)
     with django_capture_on_commit_callbacks(execute=True):
         alice_api.patch(f"/api/cis/{z.pk}/", {"user_count": 0}, format="json")
@@ -298,8 +300,10 @@ def test_cmdb_change_on_a_cycle_updates_incident(
     assert incident.affected_users == 21
 
 
-def test_refresh_waits_for_commit(alice_api, make_incident, diamond, django_capture_on_commit_callbacks):
-    a, b, c, d = diamond
+def test_refresh_waits_for_commit(
+    alice_api, make_incident, diamond, django_capture_on_commit_callbacks
+):
+    a, _b, _c, d = diamond
     incident = make_incident(affected_ci=a)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         alice_api.patch(f"/api/cis/{d.pk}/", {"user_count": 0}, format="json")

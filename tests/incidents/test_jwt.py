@@ -99,7 +99,9 @@ def test_tampered_payload_is_401(db, bearer, make_token):
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE"])
 def test_alg_none_is_401(db, bearer, alg):
-    token = _unsigned({"sub": "usr_mallory", "roles": ["super_admin"], "exp": _from_now(hours=1)}, alg)
+    token = _unsigned(
+        {"sub": "usr_mallory", "roles": ["super_admin"], "exp": _from_now(hours=1)}, alg
+    )
     _assert_401(bearer(token).get("/api/incidents/"))
     assert not User.objects.filter(username="usr_mallory").exists()
 
@@ -246,7 +248,9 @@ def test_unknown_role_makes_a_group_without_rights(db, bearer, make_token):
 
 
 def test_missing_roles_claim_means_no_roles(tina, bearer, make_token):
-    assert bearer(make_token(sub=tina.username, roles=None)).get("/api/incidents/").status_code == 403
+    assert (
+        bearer(make_token(sub=tina.username, roles=None)).get("/api/incidents/").status_code == 403
+    )
     assert not tina.groups.exists()
 
 
@@ -294,7 +298,7 @@ class _JWKSServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 owner.hits += 1
                 body = json.dumps(owner.jwks).encode()
                 self.send_response(200)
@@ -341,7 +345,9 @@ def _pem(key: rsa.RSAPrivateKey) -> bytes:
 
 
 def test_rs256_token_from_the_idp_is_accepted(db, jwks, idp_key, make_token, bearer):
-    token = make_token(key=_pem(idp_key), algorithm="RS256", headers={"kid": "idp-1"}, sub="usr_sso")
+    token = make_token(
+        key=_pem(idp_key), algorithm="RS256", headers={"kid": "idp-1"}, sub="usr_sso"
+    )
     client = bearer(token)
     assert client.get("/api/incidents/").status_code == 200
     assert client.get("/api/incidents/").status_code == 200

@@ -1,4 +1,4 @@
-"""The ITIL priority matrix and the public numbers of tickets (DESIGN: "Numbers and identifiers")."""
+"""The ITIL priority matrix and the public numbers of tickets (DESIGN, "Numbers…")."""
 
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ def test_api_create_computes_priority_from_matrix(tina_api, impact, urgency, pri
 
 
 @pytest.mark.parametrize(("impact", "urgency", "priority"), MATRIX)
-def test_api_patch_recomputes_priority_from_matrix(tina_api, make_incident, impact, urgency, priority):
+def test_api_patch_recomputes_priority_from_matrix(
+    tina_api, make_incident, impact, urgency, priority
+):
     incident = make_incident(impact=3, urgency=3)
     assert incident.priority == 5
     response = tina_api.patch(

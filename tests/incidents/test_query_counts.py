@@ -139,7 +139,9 @@ def test_incident_list_shows_the_related_values(sam_api, db):
     rows = Rows()
     _incidents(rows, 0, 1)
     child = Incident.objects.exclude(parent=None).get()
-    row = next(r for r in sam_api.get("/api/incidents/").json()["results"] if r["number"] == child.number)
+    row = next(
+        r for r in sam_api.get("/api/incidents/").json()["results"] if r["number"] == child.number
+    )
     assert row["caller"] == "usr_caller_0"
     assert row["assigned_to"] == "usr_assignee_0"
     assert row["affected_ci_name"] == "ci-0"

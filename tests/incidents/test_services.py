@@ -87,7 +87,9 @@ def test_acknowledge_api_twice(tina_api, make_incident):
 
 def test_resolve_stamps_times_and_notes(make_incident, tina):
     incident = make_incident()
-    done = services.resolve_incident(incident=incident, actor=tina, resolution_notes="  Rolled back  ")
+    done = services.resolve_incident(
+        incident=incident, actor=tina, resolution_notes="  Rolled back  "
+    )
     assert done.state == S.RESOLVED
     assert done.resolution_notes == "Rolled back"
     assert done.resolved_at is not None
@@ -326,3 +328,16 @@ def test_link_api(tina_api, make_incident):
     assert response.json()["parent"] == parent.number
     listed = tina_api.get(f"/api/incidents/?parent={parent.number}").json()
     assert [row["number"] for row in listed["results"]] == [child.number]
+
+
+def test_reopening_recomputes_affected_users(tina, make_ci, make_incident):
+    from incidents import services as svc
+
+    db = make_ci("reopen-db", users=10)
+    incident = make_incident(tina, affected_ci=db)
+    svc.resolve_incident(incident=incident, actor=tina, resolution_notes="fixed")
+    make_ci("reopen-app", users=90, depends_on=(db,))
+    svc.update_incident(incident=incident, actor=tina, state="in_progress")
+    incident.refresh_from_db()
+    assert incident.affected_users == 100
+    assert incident.resolved_at is None
