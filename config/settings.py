@@ -164,7 +164,9 @@ MIM_SNS_TOPIC_ARN = env.str("MIM_SNS_TOPIC_ARN", default="")
 if MIM_SNS_TOPIC_ARN and not AWS_REGION:
     raise ImproperlyConfigured("MIM_SNS_TOPIC_ARN set without AWS_REGION")
 SLACK_BOT_TOKEN = env_secret("SLACK_BOT_TOKEN")
-SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/" if SLACK_BOT_TOKEN else "")
+SLACK_API_URL = env.str(
+    "SLACK_API_URL", default="https://slack.com/api/" if SLACK_BOT_TOKEN else ""
+)
 TEAMS_WEBHOOK_URL = env_secret("TEAMS_WEBHOOK_URL")
 
 # --- JWT -----------------------------------------------------------------------------------------

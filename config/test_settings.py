@@ -12,7 +12,7 @@ os.environ.setdefault("CACHE_URL", "locmemcache://")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 os.environ.setdefault("MIM_VAR_DIR", os.path.join(tempfile.gettempdir(), "mimdesk-test-var"))
 
-from .settings import *  # noqa: E402,F403
+from .settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 STORAGES = {

@@ -117,7 +117,7 @@ class CIDependencyAdmin(admin.ModelAdmin):
 
 class TimelineInline(admin.TabularInline):
     model = TimelineEntry
-    fields = ["created_at", "kind", "message", "actor"]
+    fields = ("created_at", "kind", "message", "actor")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -173,7 +173,9 @@ class IncidentAdmin(NumberSearchMixin, admin.ModelAdmin):
         else:
             fields.pop("short_description", None)
             created = services.create_incident(
-                actor=request.user, short_description=form.cleaned_data["short_description"], **fields
+                actor=request.user,
+                short_description=form.cleaned_data["short_description"],
+                **fields,
             )
             obj.pk = created.pk
 
@@ -202,7 +204,14 @@ class IncidentAdmin(NumberSearchMixin, admin.ModelAdmin):
 
 @admin.register(Problem)
 class ProblemAdmin(NumberSearchMixin, admin.ModelAdmin):
-    list_display = ["number", "short_description", "state", "known_error", "assigned_to", "created_at"]
+    list_display = [
+        "number",
+        "short_description",
+        "state",
+        "known_error",
+        "assigned_to",
+        "created_at",
+    ]
     list_filter = ["state", "known_error", "created_at"]
     search_fields = ["short_description", "description", "root_cause"]
     autocomplete_fields = ["affected_ci", "assigned_to", "created_by"]
@@ -226,7 +235,7 @@ class ChangeAdmin(NumberSearchMixin, admin.ModelAdmin):
 
 class PropertyChangeInline(admin.TabularInline):
     model = SystemPropertyChange
-    fields = ["changed_at", "changed_by", "old_value", "new_value"]
+    fields = ("changed_at", "changed_by", "old_value", "new_value")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -266,7 +275,9 @@ class SystemPropertyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
         spec = REGISTRY.get(obj.key) if obj else None
 
@@ -284,7 +295,9 @@ class SystemPropertyAdmin(admin.ModelAdmin):
 
         return ValidatedForm
 
-    def save_model(self, request: HttpRequest, obj: SystemProperty, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: SystemProperty, form: Any, change: bool
+    ) -> None:
         services.set_property(key=obj.key, value=form.cleaned_data["value"], actor=request.user)
 
 

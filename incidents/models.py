@@ -24,7 +24,7 @@ class NumberedQuerySet(models.QuerySet):
 
 
 class NumberedModel(models.Model):
-    """A ticket whose public number is its prefix and its primary key: never reused, no extra write."""
+    """A ticket numbered by prefix + primary key: never reused, and no extra write at insert."""
 
     NUMBER_PREFIX: ClassVar[str] = ""
 
@@ -33,18 +33,20 @@ class NumberedModel(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        short = getattr(self, "short_description", "")
+        return f"{self.number} {short}".strip()
+
     @property
     def number(self) -> str:
         return f"{self.NUMBER_PREFIX}{self.pk:0{NUMBER_DIGITS}d}" if self.pk else ""
 
     @classmethod
     def pk_from_number(cls, number: str) -> int | None:
-        match = re.fullmatch(rf"{cls.NUMBER_PREFIX}(\d{{{NUMBER_DIGITS},18}})", number.strip().upper())
+        match = re.fullmatch(
+            rf"{cls.NUMBER_PREFIX}(\d{{{NUMBER_DIGITS},18}})", number.strip().upper()
+        )
         return int(match.group(1)) if match else None
-
-    def __str__(self) -> str:
-        short = getattr(self, "short_description", "")
-        return f"{self.number} {short}".strip()
 
 
 # --- CMDB -----------------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ class ConfigurationItem(models.Model):
         choices=Criticality.choices, default=Criticality.MEDIUM
     )
     description = models.TextField(blank=True)
-    depends_on = models.ManyToManyField(
+    depends_on: models.ManyToManyField = models.ManyToManyField(
         "self",
         through="CIDependency",
         through_fields=("consumer", "provider"),
@@ -280,7 +282,9 @@ class Change(NumberedModel):
         for start, end in (("planned_start", "planned_end"), ("actual_start", "actual_end")):
             begins, ends = getattr(self, start), getattr(self, end)
             if begins and ends and ends < begins:
-                errors[end] = f"{end.replace('_', ' ')} must not be before {start.replace('_', ' ')}."
+                errors[end] = (
+                    f"{end.replace('_', ' ')} must not be before {start.replace('_', ' ')}."
+                )
         if errors:
             raise ValidationError(errors)
 
@@ -299,7 +303,11 @@ class Incident(NumberedModel):
     )
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
     affected_ci = models.ForeignKey(
-        ConfigurationItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+        ConfigurationItem,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents",
     )
     impact = models.PositiveSmallIntegerField(choices=Impact.choices, default=Impact.LOW)
     urgency = models.PositiveSmallIntegerField(choices=Urgency.choices, default=Urgency.LOW)
@@ -327,7 +335,9 @@ class Incident(NumberedModel):
         Problem, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
     )
     affected_users = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Computed from the CMDB: the affected CI and its dependents."
+        default=0,
+        editable=False,
+        help_text="Computed from the CMDB: the affected CI and its dependents.",
     )
     is_security = models.BooleanField(default=False)
     resolution_notes = models.TextField(blank=True)

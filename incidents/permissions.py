@@ -9,7 +9,7 @@ from rest_framework.request import Request
 
 
 class ModelPermissions(permissions.DjangoModelPermissions):
-    """Like DRF's, but reading needs ``view_<model>`` too: an authenticated outsider sees nothing."""
+    """Like DRF's, but reading needs ``view_<model>`` too: a logged-in outsider sees nothing."""
 
     perms_map = {
         **permissions.DjangoModelPermissions.perms_map,

@@ -8,10 +8,10 @@ these functions and hold no rules of their own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, User
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -31,7 +31,8 @@ from .models import (
 )
 from .properties import REGISTRY
 
-User = AbstractBaseUser | AnonymousUser
+# Who acts: a user from a session or a token, anonymous, or None for the system (beat, rules).
+Actor = User | AnonymousUser
 
 # ITIL impact x urgency -> priority (DESIGN, "Priority matrix").
 PRIORITY_MATRIX: dict[tuple[int, int], int] = {
@@ -59,7 +60,7 @@ def record(
     kind: str,
     message: str,
     *,
-    actor: User | None = None,
+    actor: Actor | None = None,
     data: dict[str, Any] | None = None,
 ) -> TimelineEntry:
     """Append one row to an incident's timeline (callers hold the transaction)."""
@@ -68,11 +69,16 @@ def record(
         kind=kind,
         message=message,
         data=data or {},
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=_user(actor),
     )
 
 
-def _who(actor: User | None) -> str:
+def _user(actor: Actor | None) -> User | None:
+    """The acting user as a row to point at, or None for anonymous and system actions."""
+    return actor if isinstance(actor, User) else None
+
+
+def _who(actor: Actor | None) -> str:
     if actor is None or not actor.is_authenticated:
         return "system"
     return actor.get_username()
@@ -96,7 +102,7 @@ def get_property(key: str) -> Any:
     return value
 
 
-def set_property(*, key: str, value: Any, actor: User | None) -> SystemProperty:
+def set_property(*, key: str, value: Any, actor: Actor | None) -> SystemProperty:
     """Validate and store a new value, recording who changed it, from what, and when."""
     spec = REGISTRY.get(key)
     if spec is None:
@@ -105,7 +111,7 @@ def set_property(*, key: str, value: Any, actor: User | None) -> SystemProperty:
         clean = spec.validate(value)
     except ValueError as exc:
         raise DomainError(f"{key} {exc}", field="value") from None
-    user = actor if actor is not None and actor.is_authenticated else None
+    user = _user(actor)
     with transaction.atomic():
         prop, created = SystemProperty.objects.select_for_update().get_or_create(
             key=key, defaults={"value": clean, "updated_by": user}
@@ -148,7 +154,7 @@ UPDATABLE_FIELDS = frozenset(
 )  # fmt: skip
 
 
-def can_override_priority(actor: User | None) -> bool:
+def can_override_priority(actor: Actor | None) -> bool:
     return bool(actor is not None and actor.has_perm("incidents.override_priority"))
 
 
@@ -162,7 +168,7 @@ def _check_milestones(incident: Incident) -> None:
     now = timezone.now()
     for name in ("impact_started_at", "detected_at"):
         moment: datetime | None = getattr(incident, name)
-        if moment is not None and moment > now + timezone.timedelta(minutes=5):
+        if moment is not None and moment > now + timedelta(minutes=5):
             raise DomainError(f"{name} must not be in the future", field=name)
 
 
@@ -183,7 +189,7 @@ def _affected_users_of(ci: ConfigurationItem | None) -> int:
 @transaction.atomic
 def create_incident(
     *,
-    actor: User | None,
+    actor: Actor | None,
     short_description: str,
     priority: int | None = None,
     **fields: Any,
@@ -195,8 +201,7 @@ def create_incident(
     if not short_description or not short_description.strip():
         raise DomainError("a short description is required", field="short_description")
     incident = Incident(short_description=short_description.strip(), **fields)
-    if actor is not None and actor.is_authenticated:
-        incident.created_by = actor  # type: ignore[assignment]
+    incident.created_by = _user(actor)
     if priority is not None:
         if not can_override_priority(actor):
             raise NotAllowed("only an ITSM manager or super admin may set the priority by hand")
@@ -229,7 +234,7 @@ def _display(value: Any) -> Any:
 
 
 @transaction.atomic
-def update_incident(*, incident: Incident, actor: User | None, **changes: Any) -> Incident:
+def update_incident(*, incident: Incident, actor: Actor | None, **changes: Any) -> Incident:
     """Apply field changes; the priority follows impact and urgency unless a manager set it."""
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
@@ -280,20 +285,22 @@ def update_incident(*, incident: Incident, actor: User | None, **changes: Any) -
             TimelineKind.PRIORITY_CHANGED,
             f"Priority P{before_priority} → P{incident.priority} ({how})",
             actor=actor,
-            data={"from": before_priority, "to": incident.priority, "manual": incident.priority_is_manual},
+            data={
+                "from": before_priority,
+                "to": incident.priority,
+                "manual": incident.priority_is_manual,
+            },
         )
     return incident
 
 
-def _move_state(incident: Incident, to: str, actor: User | None) -> None:
+def _move_state(incident: Incident, to: str, actor: Actor | None) -> None:
     if to not in IncidentState.values:
         raise DomainError(f"unknown state {to!r}", field="state")
     if to == IncidentState.RESOLVED:
         raise DomainError("use the resolve action, which records a resolution note", field="state")
     if to not in _STATE_MOVES[incident.state]:
-        raise DomainError(
-            f"an incident cannot move from {incident.state} to {to}", field="state"
-        )
+        raise DomainError(f"an incident cannot move from {incident.state} to {to}", field="state")
     old = incident.state
     now = timezone.now()
     incident.state = to
@@ -315,7 +322,7 @@ def _move_state(incident: Incident, to: str, actor: User | None) -> None:
 
 
 @transaction.atomic
-def acknowledge_incident(*, incident: Incident, actor: User | None) -> Incident:
+def acknowledge_incident(*, incident: Incident, actor: Actor | None) -> Incident:
     """Someone owns it now. Acknowledging twice changes nothing (chatops retries are harmless)."""
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not incident.is_open:
@@ -325,15 +332,15 @@ def acknowledge_incident(*, incident: Incident, actor: User | None) -> Incident:
     incident.acknowledged_at = timezone.now()
     if incident.state == IncidentState.NEW:
         incident.state = IncidentState.IN_PROGRESS
-    if incident.assigned_to_id is None and actor is not None and actor.is_authenticated:
-        incident.assigned_to = actor  # type: ignore[assignment]
+    if incident.assigned_to_id is None and _user(actor) is not None:
+        incident.assigned_to = _user(actor)
     incident.save()
     record(incident, TimelineKind.ACKNOWLEDGED, f"Acknowledged by {_who(actor)}", actor=actor)
     return incident
 
 
 @transaction.atomic
-def resolve_incident(*, incident: Incident, actor: User | None, resolution_notes: str) -> Incident:
+def resolve_incident(*, incident: Incident, actor: Actor | None, resolution_notes: str) -> Incident:
     notes = (resolution_notes or "").strip()
     if not notes:
         raise DomainError("a resolution note is required", field="resolution_notes")
@@ -358,7 +365,7 @@ def resolve_incident(*, incident: Incident, actor: User | None, resolution_notes
 
 
 @transaction.atomic
-def link_incident(*, incident: Incident, parent: Incident, actor: User | None) -> Incident:
+def link_incident(*, incident: Incident, parent: Incident, actor: Actor | None) -> Incident:
     """Make ``incident`` a child of ``parent`` (a duplicate or a symptom of the same outage)."""
     if parent.pk == incident.pk:
         raise DomainError("an incident cannot be its own parent", field="parent")
@@ -401,7 +408,7 @@ def link_incident(*, incident: Incident, parent: Incident, actor: User | None) -
 # --- CMDB -----------------------------------------------------------------------------------------
 
 
-def refresh_affected_users(ci_ids: Iterable[int], *, actor: User | None = None) -> None:
+def refresh_affected_users(ci_ids: Iterable[int], *, actor: Actor | None = None) -> None:
     """After commit, recompute the affected users of open incidents reached by ``ci_ids``.
 
     A CMDB edit may reach many incidents through a large graph, so the recomputation runs on a
@@ -445,7 +452,7 @@ def refresh_affected_users_now(ci_ids: Iterable[int]) -> int:
 @transaction.atomic
 def save_configuration_item(
     *,
-    actor: User | None,
+    actor: Actor | None,
     ci: ConfigurationItem | None = None,
     depends_on: Sequence[ConfigurationItem] | None = None,
     **fields: Any,
@@ -486,7 +493,7 @@ def set_dependencies(*, ci: ConfigurationItem, providers: Sequence[Configuration
 
 
 @transaction.atomic
-def delete_configuration_item(*, ci: ConfigurationItem, actor: User | None) -> None:
+def delete_configuration_item(*, ci: ConfigurationItem, actor: Actor | None) -> None:
     # Removing a CI changes the impact of everything upstream of it: note its providers before
     # the edges go, then walk up from them. Incidents that pointed at the CI keep their figure.
     providers = set(ci.provider_links.values_list("provider_id", flat=True))
@@ -494,7 +501,7 @@ def delete_configuration_item(*, ci: ConfigurationItem, actor: User | None) -> N
     refresh_affected_users(providers, actor=actor)
 
 
-def cmdb_changed(*, ci_ids: Iterable[int], actor: User | None) -> None:
+def cmdb_changed(*, ci_ids: Iterable[int], actor: Actor | None) -> None:
     """Entry point for edits made outside the services above (the admin's inlines)."""
     refresh_affected_users(ci_ids, actor=actor)
 

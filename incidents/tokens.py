@@ -57,7 +57,7 @@ def decode(token: str, *, expected_type: str | None = ACCESS) -> dict[str, Any]:
             token,
             _verification_key(token),
             algorithms=[settings.JWT_ALGORITHM],
-            options=options,
+            options=options,  # type: ignore[arg-type]  # a plain dict is what PyJWT reads
             leeway=settings.JWT_LEEWAY_SECONDS,
             **kwargs,
         )

@@ -103,8 +103,13 @@ def oscar_api(oscar: Any) -> APIClient:
 def make_ci(db: None) -> Callable[..., ConfigurationItem]:
     counter = iter(range(1, 1_000_000))
 
-    def _make(name: str | None = None, *, users: int = 0, kind: str = "application",
-              depends_on: tuple[ConfigurationItem, ...] = ()) -> ConfigurationItem:
+    def _make(
+        name: str | None = None,
+        *,
+        users: int = 0,
+        kind: str = "application",
+        depends_on: tuple[ConfigurationItem, ...] = (),
+    ) -> ConfigurationItem:
         ci = ConfigurationItem.objects.create(
             name=name or f"ci-{next(counter)}", kind=kind, user_count=users
         )

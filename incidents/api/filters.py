@@ -21,7 +21,9 @@ class IncidentFilter(django_filters.FilterSet):
     assigned_to = django_filters.CharFilter(field_name="assigned_to__username")
     caller = django_filters.CharFilter(field_name="caller__username")
     parent = django_filters.CharFilter(method="filter_parent", help_text="Parent incident number")
-    open = django_filters.BooleanFilter(method="filter_open", help_text="Only open (or closed) ones")
+    open = django_filters.BooleanFilter(
+        method="filter_open", help_text="Only open (or closed) ones"
+    )
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -40,7 +42,11 @@ class IncidentFilter(django_filters.FilterSet):
         if value is None:
             return queryset
         open_states = [IncidentState.NEW, IncidentState.IN_PROGRESS, IncidentState.ON_HOLD]
-        return queryset.filter(state__in=open_states) if value else queryset.exclude(state__in=open_states)
+        return (
+            queryset.filter(state__in=open_states)
+            if value
+            else queryset.exclude(state__in=open_states)
+        )
 
 
 class ConfigurationItemFilter(django_filters.FilterSet):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -13,6 +13,7 @@ from incidents.models import (
     ConfigurationItem,
     Incident,
     NumberedModel,
+    NumberedQuerySet,
     Problem,
     SystemProperty,
     TimelineEntry,
@@ -58,7 +59,8 @@ class NumberField(serializers.RelatedField):
     def to_internal_value(self, data: Any) -> models.Model:
         if not isinstance(data, str):
             self.fail("invalid", example=f"{self.model.NUMBER_PREFIX}0000001")
-        obj = self.get_queryset().by_number(data).first()
+        queryset = cast(NumberedQuerySet, self.get_queryset())
+        obj = queryset.by_number(data).first()
         if obj is None:
             if self.model.pk_from_number(data) is None:
                 self.fail("invalid", example=f"{self.model.NUMBER_PREFIX}0000001")
@@ -71,7 +73,11 @@ class NumberField(serializers.RelatedField):
     def get_attribute(self, instance: Any) -> Any:
         # Build the number from the foreign key id alone: no query for the related row.
         pk = getattr(instance, f"{self.source}_id", None)
-        return self.model(pk=pk) if pk else None
+        if not pk:
+            return None
+        stand_in = self.model()
+        stand_in.pk = pk
+        return stand_in
 
     def use_pk_only_optimization(self) -> bool:
         return False
@@ -102,7 +108,9 @@ class ConfigurationItemSerializer(serializers.ModelSerializer):
             actor=self.context["request"].user, depends_on=depends_on, **validated_data
         )
 
-    def update(self, instance: ConfigurationItem, validated_data: dict[str, Any]) -> ConfigurationItem:
+    def update(
+        self, instance: ConfigurationItem, validated_data: dict[str, Any]
+    ) -> ConfigurationItem:
         depends_on = validated_data.pop("depends_on", None)
         return services.save_configuration_item(
             actor=self.context["request"].user, ci=instance, depends_on=depends_on, **validated_data
@@ -128,9 +136,12 @@ class IncidentSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     caller = UsernameField()
     assigned_to = UsernameField()
-    parent = NumberField(Incident, read_only=True)
+    # DRF moves declared fields off the class, so this does not shadow Field.parent at run time.
+    parent = NumberField(Incident, read_only=True)  # type: ignore[assignment]
     problem = NumberField(Problem)
-    affected_ci_name = serializers.CharField(source="affected_ci.name", read_only=True, default=None)
+    affected_ci_name = serializers.CharField(
+        source="affected_ci.name", read_only=True, default=None
+    )
     priority = serializers.ChoiceField(
         choices=[1, 2, 3, 4, 5],
         required=False,
@@ -176,11 +187,13 @@ class ResolveSerializer(serializers.Serializer):
 
 
 class LinkSerializer(serializers.Serializer):
-    parent = NumberField(Incident, required=True, allow_null=False)
+    parent = NumberField(Incident, required=True, allow_null=False)  # type: ignore[assignment]
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = TimelineEntry
@@ -194,7 +207,9 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
 class ProblemSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     assigned_to = UsernameField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = Problem
@@ -214,7 +229,9 @@ class ChangeSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     implementer = UsernameField()
     problem = NumberField(Problem)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = Change
@@ -245,9 +262,11 @@ class ChangeSerializer(serializers.ModelSerializer):
 
 
 class SystemPropertySerializer(serializers.ModelSerializer):
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     type = serializers.SerializerMethodField()
-    default = serializers.SerializerMethodField()
+    default = serializers.SerializerMethodField(method_name="get_default_value")
     description = serializers.SerializerMethodField()
 
     class Meta:
@@ -259,7 +278,7 @@ class SystemPropertySerializer(serializers.ModelSerializer):
         return REGISTRY[obj.key].type_name if obj.key in REGISTRY else "unknown"
 
     @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
-    def get_default(self, obj: SystemProperty) -> Any:
+    def get_default_value(self, obj: SystemProperty) -> Any:
         spec = REGISTRY.get(obj.key)
         return spec.default if spec else None
 

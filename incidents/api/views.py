@@ -3,10 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import JsonResponse
 from django.contrib.auth import authenticate, get_user_model
 from django.db.models import Prefetch
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -82,7 +81,9 @@ class IncidentViewSet(
 
     def _respond(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=incident.pk)
-        return Response(IncidentSerializer(fresh, context=self.get_serializer_context()).data, status=code)
+        return Response(
+            IncidentSerializer(fresh, context=self.get_serializer_context()).data, status=code
+        )
 
     @extend_schema(request=None, responses=IncidentSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
@@ -188,7 +189,9 @@ class SystemPropertyViewSet(
         prop = self.get_object()
         data = SystemPropertyUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        prop = services.set_property(key=prop.key, value=data.validated_data["value"], actor=request.user)
+        prop = services.set_property(
+            key=prop.key, value=data.validated_data["value"], actor=request.user
+        )
         return Response(SystemPropertySerializer(self.get_queryset().get(pk=prop.pk)).data)
 
 

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,199 +15,627 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='CIDependency',
+            name="CIDependency",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
             ],
             options={
-                'verbose_name': 'CI dependency',
-                'verbose_name_plural': 'CI dependencies',
+                "verbose_name": "CI dependency",
+                "verbose_name_plural": "CI dependencies",
             },
         ),
         migrations.CreateModel(
-            name='ConfigurationItem',
+            name="ConfigurationItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('kind', models.CharField(choices=[('business_service', 'Business service'), ('application', 'Application'), ('database', 'Database'), ('server', 'Server'), ('network', 'Network'), ('saas_dependency', 'SaaS dependency')], db_index=True, max_length=32)),
-                ('user_count', models.PositiveIntegerField(default=0, help_text='Users who rely on this CI directly.')),
-                ('owner_group', models.CharField(blank=True, max_length=100)),
-                ('criticality', models.PositiveSmallIntegerField(choices=[(1, '1 - Critical'), (2, '2 - High'), (3, '3 - Medium'), (4, '4 - Low')], default=3)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('depends_on', models.ManyToManyField(blank=True, related_name='dependents', through='incidents.CIDependency', through_fields=('consumer', 'provider'), to='incidents.configurationitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("business_service", "Business service"),
+                            ("application", "Application"),
+                            ("database", "Database"),
+                            ("server", "Server"),
+                            ("network", "Network"),
+                            ("saas_dependency", "SaaS dependency"),
+                        ],
+                        db_index=True,
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "user_count",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Users who rely on this CI directly."
+                    ),
+                ),
+                ("owner_group", models.CharField(blank=True, max_length=100)),
+                (
+                    "criticality",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "1 - Critical"),
+                            (2, "2 - High"),
+                            (3, "3 - Medium"),
+                            (4, "4 - Low"),
+                        ],
+                        default=3,
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "depends_on",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="dependents",
+                        through="incidents.CIDependency",
+                        through_fields=("consumer", "provider"),
+                        to="incidents.configurationitem",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'configuration item',
-                'ordering': ['name'],
+                "verbose_name": "configuration item",
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='cidependency',
-            name='consumer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='provider_links', to='incidents.configurationitem'),
+            model_name="cidependency",
+            name="consumer",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="provider_links",
+                to="incidents.configurationitem",
+            ),
         ),
         migrations.AddField(
-            model_name='cidependency',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consumer_links', to='incidents.configurationitem'),
+            model_name="cidependency",
+            name="provider",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="consumer_links",
+                to="incidents.configurationitem",
+            ),
         ),
         migrations.CreateModel(
-            name='Problem',
+            name="Problem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('short_description', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('state', models.CharField(choices=[('new', 'New'), ('assessed', 'Assessed'), ('root_cause_analysis', 'Root cause analysis'), ('fix_in_progress', 'Fix in progress'), ('resolved', 'Resolved'), ('closed', 'Closed')], db_index=True, default='new', max_length=32)),
-                ('known_error', models.BooleanField(default=False)),
-                ('root_cause', models.TextField(blank=True)),
-                ('workaround', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('affected_ci', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='problems', to='incidents.configurationitem')),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("short_description", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("assessed", "Assessed"),
+                            ("root_cause_analysis", "Root cause analysis"),
+                            ("fix_in_progress", "Fix in progress"),
+                            ("resolved", "Resolved"),
+                            ("closed", "Closed"),
+                        ],
+                        db_index=True,
+                        default="new",
+                        max_length=32,
+                    ),
+                ),
+                ("known_error", models.BooleanField(default=False)),
+                ("root_cause", models.TextField(blank=True)),
+                ("workaround", models.TextField(blank=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "affected_ci",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="problems",
+                        to="incidents.configurationitem",
+                    ),
+                ),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='Incident',
+            name="Incident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('short_description', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('channel', models.CharField(choices=[('portal', 'Portal'), ('email', 'Email'), ('phone', 'Phone'), ('monitoring', 'Monitoring'), ('api', 'API'), ('chat', 'Chat')], default='portal', max_length=16)),
-                ('impact', models.PositiveSmallIntegerField(choices=[(1, '1 - High'), (2, '2 - Medium'), (3, '3 - Low')], default=3)),
-                ('urgency', models.PositiveSmallIntegerField(choices=[(1, '1 - High'), (2, '2 - Medium'), (3, '3 - Low')], default=3)),
-                ('priority', models.PositiveSmallIntegerField(choices=[(1, 'P1 - Critical'), (2, 'P2 - High'), (3, 'P3 - Moderate'), (4, 'P4 - Low'), (5, 'P5 - Planning')], db_index=True, default=5)),
-                ('priority_is_manual', models.BooleanField(default=False, help_text='Set by a manager; impact and urgency no longer recompute it.')),
-                ('state', models.CharField(choices=[('new', 'New'), ('in_progress', 'In progress'), ('on_hold', 'On hold'), ('resolved', 'Resolved'), ('closed', 'Closed'), ('cancelled', 'Cancelled')], db_index=True, default='new', max_length=16)),
-                ('assignment_group', models.CharField(blank=True, max_length=100)),
-                ('affected_users', models.PositiveIntegerField(default=0, editable=False, help_text='Computed from the CMDB: the affected CI and its dependents.')),
-                ('is_security', models.BooleanField(default=False)),
-                ('resolution_notes', models.TextField(blank=True)),
-                ('impact_started_at', models.DateTimeField(blank=True, null=True)),
-                ('detected_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('affected_ci', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incidents', to='incidents.configurationitem')),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incidents_assigned', to=settings.AUTH_USER_MODEL)),
-                ('caller', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incidents_called', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='children', to='incidents.incident')),
-                ('problem', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incidents', to='incidents.problem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("short_description", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("portal", "Portal"),
+                            ("email", "Email"),
+                            ("phone", "Phone"),
+                            ("monitoring", "Monitoring"),
+                            ("api", "API"),
+                            ("chat", "Chat"),
+                        ],
+                        default="portal",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "impact",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "1 - High"), (2, "2 - Medium"), (3, "3 - Low")], default=3
+                    ),
+                ),
+                (
+                    "urgency",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "1 - High"), (2, "2 - Medium"), (3, "3 - Low")], default=3
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "P1 - Critical"),
+                            (2, "P2 - High"),
+                            (3, "P3 - Moderate"),
+                            (4, "P4 - Low"),
+                            (5, "P5 - Planning"),
+                        ],
+                        db_index=True,
+                        default=5,
+                    ),
+                ),
+                (
+                    "priority_is_manual",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Set by a manager; impact and urgency no longer recompute it.",
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("in_progress", "In progress"),
+                            ("on_hold", "On hold"),
+                            ("resolved", "Resolved"),
+                            ("closed", "Closed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="new",
+                        max_length=16,
+                    ),
+                ),
+                ("assignment_group", models.CharField(blank=True, max_length=100)),
+                (
+                    "affected_users",
+                    models.PositiveIntegerField(
+                        default=0,
+                        editable=False,
+                        help_text="Computed from the CMDB: the affected CI and its dependents.",
+                    ),
+                ),
+                ("is_security", models.BooleanField(default=False)),
+                ("resolution_notes", models.TextField(blank=True)),
+                ("impact_started_at", models.DateTimeField(blank=True, null=True)),
+                ("detected_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "affected_ci",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="incidents",
+                        to="incidents.configurationitem",
+                    ),
+                ),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="incidents_assigned",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "caller",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="incidents_called",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="children",
+                        to="incidents.incident",
+                    ),
+                ),
+                (
+                    "problem",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="incidents",
+                        to="incidents.problem",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'permissions': [('override_priority', "Can set an incident's priority by hand")],
+                "ordering": ["-id"],
+                "permissions": [("override_priority", "Can set an incident's priority by hand")],
             },
         ),
         migrations.CreateModel(
-            name='Change',
+            name="Change",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('short_description', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('change_type', models.CharField(choices=[('standard', 'Standard'), ('normal', 'Normal'), ('emergency', 'Emergency')], db_index=True, default='normal', max_length=16)),
-                ('state', models.CharField(choices=[('new', 'New'), ('assess', 'Assess'), ('authorize', 'Authorize'), ('scheduled', 'Scheduled'), ('implement', 'Implement'), ('review', 'Review'), ('closed', 'Closed'), ('cancelled', 'Cancelled')], db_index=True, default='new', max_length=16)),
-                ('risk', models.CharField(choices=[('low', 'Low'), ('moderate', 'Moderate'), ('high', 'High')], default='moderate', max_length=16)),
-                ('planned_start', models.DateTimeField(blank=True, null=True)),
-                ('planned_end', models.DateTimeField(blank=True, null=True)),
-                ('actual_start', models.DateTimeField(blank=True, null=True)),
-                ('actual_end', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('implementer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('affected_ci', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='changes', to='incidents.configurationitem')),
-                ('problem', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='changes', to='incidents.problem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("short_description", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "change_type",
+                    models.CharField(
+                        choices=[
+                            ("standard", "Standard"),
+                            ("normal", "Normal"),
+                            ("emergency", "Emergency"),
+                        ],
+                        db_index=True,
+                        default="normal",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("assess", "Assess"),
+                            ("authorize", "Authorize"),
+                            ("scheduled", "Scheduled"),
+                            ("implement", "Implement"),
+                            ("review", "Review"),
+                            ("closed", "Closed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="new",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "risk",
+                    models.CharField(
+                        choices=[("low", "Low"), ("moderate", "Moderate"), ("high", "High")],
+                        default="moderate",
+                        max_length=16,
+                    ),
+                ),
+                ("planned_start", models.DateTimeField(blank=True, null=True)),
+                ("planned_end", models.DateTimeField(blank=True, null=True)),
+                ("actual_start", models.DateTimeField(blank=True, null=True)),
+                ("actual_end", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "implementer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "affected_ci",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="changes",
+                        to="incidents.configurationitem",
+                    ),
+                ),
+                (
+                    "problem",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="changes",
+                        to="incidents.problem",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='SystemProperty',
+            name="SystemProperty",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=100, unique=True)),
-                ('value', models.JSONField()),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=100, unique=True)),
+                ("value", models.JSONField()),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'system properties',
-                'ordering': ['key'],
+                "verbose_name_plural": "system properties",
+                "ordering": ["key"],
             },
         ),
         migrations.CreateModel(
-            name='SystemPropertyChange',
+            name="SystemPropertyChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('old_value', models.JSONField(null=True)),
-                ('new_value', models.JSONField()),
-                ('changed_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('prop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='changes', to='incidents.systemproperty')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("old_value", models.JSONField(null=True)),
+                ("new_value", models.JSONField()),
+                (
+                    "changed_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "prop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="changes",
+                        to="incidents.systemproperty",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-changed_at', '-id'],
+                "ordering": ["-changed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='TimelineEntry',
+            name="TimelineEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('created', 'Created'), ('updated', 'Updated'), ('state_changed', 'State changed'), ('acknowledged', 'Acknowledged'), ('priority_changed', 'Priority changed'), ('impact_changed', 'Affected users changed'), ('linked', 'Linked'), ('resolved', 'Resolved'), ('note', 'Note')], max_length=32)),
-                ('message', models.TextField()),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='timeline', to='incidents.incident')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created"),
+                            ("updated", "Updated"),
+                            ("state_changed", "State changed"),
+                            ("acknowledged", "Acknowledged"),
+                            ("priority_changed", "Priority changed"),
+                            ("impact_changed", "Affected users changed"),
+                            ("linked", "Linked"),
+                            ("resolved", "Resolved"),
+                            ("note", "Note"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("message", models.TextField()),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="timeline",
+                        to="incidents.incident",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'timeline entries',
-                'ordering': ['created_at', 'id'],
+                "verbose_name_plural": "timeline entries",
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='cidependency',
-            index=models.Index(fields=['provider', 'consumer'], name='ci_dep_provider_consumer'),
+            model_name="cidependency",
+            index=models.Index(fields=["provider", "consumer"], name="ci_dep_provider_consumer"),
         ),
         migrations.AddConstraint(
-            model_name='cidependency',
-            constraint=models.UniqueConstraint(fields=('consumer', 'provider'), name='uniq_ci_dependency'),
+            model_name="cidependency",
+            constraint=models.UniqueConstraint(
+                fields=("consumer", "provider"), name="uniq_ci_dependency"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cidependency',
-            constraint=models.CheckConstraint(condition=models.Q(('consumer', models.F('provider')), _negated=True), name='ci_dependency_not_self'),
+            model_name="cidependency",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("consumer", models.F("provider")), _negated=True),
+                name="ci_dependency_not_self",
+            ),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['state', 'priority'], name='incident_state_priority'),
+            model_name="incident",
+            index=models.Index(fields=["state", "priority"], name="incident_state_priority"),
         ),
         migrations.AddConstraint(
-            model_name='incident',
-            constraint=models.CheckConstraint(condition=models.Q(('parent', models.F('id')), _negated=True), name='incident_not_own_parent'),
+            model_name="incident",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("parent", models.F("id")), _negated=True),
+                name="incident_not_own_parent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='change',
-            constraint=models.CheckConstraint(condition=models.Q(('planned_start__isnull', True), ('planned_end__isnull', True), ('planned_end__gte', models.F('planned_start')), _connector='OR'), name='change_planned_window_ordered'),
+            model_name="change",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("planned_start__isnull", True),
+                    ("planned_end__isnull", True),
+                    ("planned_end__gte", models.F("planned_start")),
+                    _connector="OR",
+                ),
+                name="change_planned_window_ordered",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='change',
-            constraint=models.CheckConstraint(condition=models.Q(('actual_start__isnull', True), ('actual_end__isnull', True), ('actual_end__gte', models.F('actual_start')), _connector='OR'), name='change_actual_window_ordered'),
+            model_name="change",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("actual_start__isnull", True),
+                    ("actual_end__isnull", True),
+                    ("actual_end__gte", models.F("actual_start")),
+                    _connector="OR",
+                ),
+                name="change_actual_window_ordered",
+            ),
         ),
         migrations.AddIndex(
-            model_name='timelineentry',
-            index=models.Index(fields=['incident', 'created_at'], name='timeline_incident_time'),
+            model_name="timelineentry",
+            index=models.Index(fields=["incident", "created_at"], name="timeline_incident_time"),
         ),
     ]

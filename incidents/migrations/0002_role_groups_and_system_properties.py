@@ -4,27 +4,43 @@ from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 VIEW_WORK = [
-    "incidents.view_incident", "incidents.add_incident", "incidents.change_incident",
+    "incidents.view_incident",
+    "incidents.add_incident",
+    "incidents.change_incident",
     "incidents.view_timelineentry",
-    "incidents.view_configurationitem", "incidents.view_cidependency",
-    "incidents.view_problem", "incidents.add_problem", "incidents.change_problem",
-    "incidents.view_change", "incidents.add_change", "incidents.change_change",
+    "incidents.view_configurationitem",
+    "incidents.view_cidependency",
+    "incidents.view_problem",
+    "incidents.add_problem",
+    "incidents.change_problem",
+    "incidents.view_change",
+    "incidents.add_change",
+    "incidents.change_change",
 ]
 MANAGE = VIEW_WORK + [
     "incidents.override_priority",
-    "incidents.add_configurationitem", "incidents.change_configurationitem",
+    "incidents.add_configurationitem",
+    "incidents.change_configurationitem",
     "incidents.delete_configurationitem",
-    "incidents.add_cidependency", "incidents.change_cidependency", "incidents.delete_cidependency",
-    "incidents.view_systemproperty", "incidents.view_systempropertychange",
+    "incidents.add_cidependency",
+    "incidents.change_cidependency",
+    "incidents.delete_cidependency",
+    "incidents.view_systemproperty",
+    "incidents.view_systempropertychange",
     "auth.view_user",
 ]
 ROLES = {
     "technician": VIEW_WORK,
     "itsm_manager": MANAGE,
-    "super_admin": MANAGE + [
+    "super_admin": MANAGE
+    + [
         "incidents.change_systemproperty",
-        "auth.add_user", "auth.change_user", "auth.view_group", "auth.change_group",
-        "django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+        "auth.change_group",
+        "django_celery_beat.view_periodictask",
+        "django_celery_beat.change_periodictask",
     ],
     "legal": ["incidents.view_incident", "incidents.view_timelineentry"],
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -56,7 +57,7 @@ def populated(make_ci, make_incident, sam):
         short_description="Raise pool",
         problem=problem,
         planned_start=timezone.now(),
-        planned_end=timezone.now() + timezone.timedelta(hours=1),
+        planned_end=timezone.now() + timedelta(hours=1),
     )
     services.set_property(key=THRESHOLD, value=60, actor=sam)
     return {"incident": incident, "ci": ci, "db_ci": db_ci, "problem": problem}
@@ -280,7 +281,7 @@ def test_admin_create_goes_through_services(
 def test_admin_create_with_a_future_detection_time_is_a_form_error(
     browser_for, sam, populated, admin_form
 ):
-    future = timezone.now() + timezone.timedelta(days=2)
+    future = timezone.now() + timedelta(days=2)
     response = _add_incident(
         browser_for(sam),
         admin_form,
@@ -359,8 +360,8 @@ def test_admin_create_under_a_child_is_a_form_error(
 @pytest.mark.parametrize(
     ("started", "detected", "error"),
     [
-        (timezone.timedelta(hours=-1), timezone.timedelta(hours=-2), "must not be before"),
-        (timezone.timedelta(days=1), timezone.timedelta(days=1), "future"),
+        (timedelta(hours=-1), timedelta(hours=-2), "must not be before"),
+        (timedelta(days=1), timedelta(days=1), "future"),
     ],
 )
 def test_admin_change_with_bad_milestones_is_a_form_error(

@@ -22,9 +22,13 @@ class Command(BaseCommand):
             default=[],
             help="technician, itsm_manager, super_admin, legal, … (repeat for several)",
         )
-        parser.add_argument("--minutes", type=int, default=None, help="lifetime (default: settings)")
+        parser.add_argument(
+            "--minutes", type=int, default=None, help="lifetime (default: settings)"
+        )
 
-    def handle(self, *args: Any, username: str, roles: list[str], minutes: int | None, **options: Any) -> None:
+    def handle(
+        self, *args: Any, username: str, roles: list[str], minutes: int | None, **options: Any
+    ) -> None:
         from datetime import timedelta
 
         if not username.strip():

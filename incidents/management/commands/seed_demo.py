@@ -84,8 +84,10 @@ DEPENDENCIES = [
 
 INCIDENTS = [
     # short description, CI, impact, urgency, channel, minutes ago, resolution
-    ("Card payments intermittently declined at checkout", "Payments Service", 2, 1, "monitoring", 40, None),
-    ("Search results slow for some product categories", "Search Service", 3, 2, "portal", 180, None),
+    ("Card payments intermittently declined at checkout", "Payments Service", 2, 1, "monitoring",
+     40, None),
+    ("Search results slow for some product categories", "Search Service", 3, 2, "portal",
+     180, None),
     ("Password reset emails delayed by up to 20 minutes", "SendGrid", 3, 3, "email", 1500,
      "SendGrid queue backlog cleared; delivery back under a minute."),
 ]  # fmt: skip
@@ -109,8 +111,12 @@ class Command(BaseCommand):
         for username, first, last, roles, staff in USERS:
             user, created = user_model.objects.get_or_create(
                 username=username,
-                defaults={"first_name": first, "last_name": last, "is_staff": staff,
-                          "email": f"{username.removeprefix('usr_')}@example.com"},
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "is_staff": staff,
+                    "email": f"{username.removeprefix('usr_')}@example.com",
+                },
             )
             if created:
                 user.set_password(DEMO_PASSWORD)
@@ -124,8 +130,12 @@ class Command(BaseCommand):
         for name, kind, user_count, criticality, owner in CIS:
             cis[name], _ = ConfigurationItem.objects.get_or_create(
                 name=name,
-                defaults={"kind": kind, "user_count": user_count, "criticality": criticality,
-                          "owner_group": owner},
+                defaults={
+                    "kind": kind,
+                    "user_count": user_count,
+                    "criticality": criticality,
+                    "owner_group": owner,
+                },
             )
         for consumer, provider in DEPENDENCIES:
             CIDependency.objects.get_or_create(consumer=cis[consumer], provider=cis[provider])
@@ -140,12 +150,19 @@ class Command(BaseCommand):
                 continue
             started = now - timedelta(minutes=minutes_ago)
             incident = services.create_incident(
-                actor=tech, short_description=text, affected_ci=cis[ci], impact=impact,
-                urgency=urgency, channel=channel, impact_started_at=started,
+                actor=tech,
+                short_description=text,
+                affected_ci=cis[ci],
+                impact=impact,
+                urgency=urgency,
+                channel=channel,
+                impact_started_at=started,
                 assignment_group=cis[ci].owner_group,
             )
             if resolution:
                 services.acknowledge_incident(incident=incident, actor=tech)
-                services.resolve_incident(incident=incident, actor=tech, resolution_notes=resolution)
+                services.resolve_incident(
+                    incident=incident, actor=tech, resolution_notes=resolution
+                )
             made += 1
         return made
