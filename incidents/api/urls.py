@@ -4,7 +4,8 @@ from rest_framework.routers import DefaultRouter
 
 from . import views
 
-router = DefaultRouter(trailing_slash=True)
+# Path converters (not regexes) let the schema type the `number` and `key` path parameters.
+router = DefaultRouter(trailing_slash=True, use_regex_path=False)
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("cis", views.ConfigurationItemViewSet, basename="ci")
 router.register("problems", views.ProblemViewSet, basename="problem")

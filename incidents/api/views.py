@@ -51,7 +51,7 @@ class NumberLookupMixin:
     lookup_field = "number"
     # Match any path segment, so that a malformed number reaches get_object() and gets the API's
     # JSON 404 rather than Django's HTML page for an unknown URL.
-    lookup_value_regex = "[^/.]+"
+    lookup_value_converter = "str"
 
     def get_object(self) -> Any:
         queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
@@ -129,6 +129,7 @@ class ConfigurationItemViewSet(viewsets.ModelViewSet):
         Prefetch("depends_on", queryset=ConfigurationItem.objects.only("id"))
     )
     serializer_class = ConfigurationItemSerializer
+    lookup_value_converter = "int"  # anything else falls through to the API's JSON 404
     filterset_class = filters.ConfigurationItemFilter
     search_fields = ["name", "description", "owner_group"]
     ordering_fields = ["id", "name", "kind", "user_count", "criticality"]
@@ -173,7 +174,7 @@ class SystemPropertyViewSet(
     queryset = SystemProperty.objects.select_related("updated_by")
     serializer_class = SystemPropertySerializer
     lookup_field = "key"
-    lookup_value_regex = "[^/.]+"  # an unknown key is the API's JSON 404, as for numbers
+    lookup_value_converter = "str"  # an unknown key is the API's JSON 404, as for numbers
     filter_backends: list[Any] = []
     pagination_class = None
 
