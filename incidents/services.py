@@ -62,10 +62,16 @@ def record(
     *,
     actor: Actor | None = None,
     data: dict[str, Any] | None = None,
+    major_incident: Any = None,
 ) -> TimelineEntry:
-    """Append one row to an incident's timeline (callers hold the transaction)."""
+    """Append one row to an incident's timeline (callers hold the transaction).
+
+    Rows about a major incident also carry it; the war room shows the rows of the MI and of its
+    incident together.
+    """
     return TimelineEntry.objects.create(
         incident=incident,
+        major_incident=major_incident,
         kind=kind,
         message=message,
         data=data or {},
@@ -222,6 +228,7 @@ def create_incident(
         actor=actor,
         data={"priority": incident.priority, "affected_users": incident.affected_users},
     )
+    evaluate_rules_after_commit(incident)
     return incident
 
 
@@ -291,6 +298,7 @@ def update_incident(*, incident: Incident, actor: Actor | None, **changes: Any) 
                 "manual": incident.priority_is_manual,
             },
         )
+    evaluate_rules_after_commit(incident)
     return incident
 
 
@@ -402,6 +410,7 @@ def link_incident(*, incident: Incident, parent: Incident, actor: Actor | None) 
         actor=actor,
         data={"child": incident.number},
     )
+    evaluate_rules_after_commit(parent)
     return incident
 
 
@@ -439,6 +448,7 @@ def refresh_affected_users_now(ci_ids: Iterable[int]) -> int:
             old = incident.affected_users
             incident.affected_users = users
             incident.save(update_fields=["affected_users", "updated_at"])
+            evaluate_rules_after_commit(incident)
             record(
                 incident,
                 TimelineKind.IMPACT_CHANGED,
@@ -523,3 +533,15 @@ def set_user_roles(user: AbstractBaseUser, roles: Iterable[str]) -> None:
     # Django caches permissions per user object; drop them so this request sees the new roles.
     for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
         user.__dict__.pop(attr, None)
+
+
+def evaluate_rules_after_commit(incident: Incident) -> None:
+    """Queue the auto-declaration rules for an incident that was created or changed."""
+    from .tasks import evaluate_incident as task
+
+    incident_id = incident.pk
+    transaction.on_commit(lambda: task.delay(incident_id))
+
+
+# Major incidents live in their own module for size; they are services of this app all the same.
+from .majors import *  # noqa: E402, F403

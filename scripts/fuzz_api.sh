@@ -131,7 +131,9 @@ groups: dict = {}
 for lines in blocks:
     exc = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b", ln)]
     ours = [ln.strip() for ln in lines if 'File "' in ln and "/.venv/" not in ln and "/lib/python3" not in ln]
-    key = (exc[-1] if exc else lines[0], ours[-1] if ours else "")
+    frames = [ln.strip() for ln in lines if ln.strip().startswith('File "')]
+    where = ours[-1] if ours else (frames[-1] if frames else "")
+    key = (exc[-1] if exc else lines[0], where)
     groups.setdefault(key, []).append("\n".join(lines))
 for (exc, frame), items in sorted(groups.items(), key=lambda kv: -len(kv[1])):
     print(f"\n--- {len(items)}x {exc}\n    at {frame}")

@@ -139,9 +139,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     # DRF moves declared fields off the class, so this does not shadow Field.parent at run time.
     parent = NumberField(Incident, read_only=True)  # type: ignore[assignment]
     problem = NumberField(Problem)
-    affected_ci_name = serializers.CharField(
-        source="affected_ci.name", read_only=True, default=None
-    )
+    affected_ci_name = serializers.SerializerMethodField()
     priority = serializers.ChoiceField(
         choices=[1, 2, 3, 4, 5],
         required=False,
@@ -164,6 +162,10 @@ class IncidentSerializer(serializers.ModelSerializer):
             "updated_at", "acknowledged_at", "resolved_at", "closed_at",
         ]  # fmt: skip
         extra_kwargs = {"state": {"required": False}}
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_affected_ci_name(self, incident: Incident) -> str | None:
+        return incident.affected_ci.name if incident.affected_ci else None
 
     def validate_state(self, value: str) -> str:
         if self.instance is None and value != "new":
@@ -192,7 +194,7 @@ class LinkSerializer(serializers.Serializer):
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
     actor: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -208,7 +210,7 @@ class ProblemSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     assigned_to = UsernameField()
     created_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -230,7 +232,7 @@ class ChangeSerializer(serializers.ModelSerializer):
     implementer = UsernameField()
     problem = NumberField(Problem)
     created_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -263,7 +265,7 @@ class ChangeSerializer(serializers.ModelSerializer):
 
 class SystemPropertySerializer(serializers.ModelSerializer):
     updated_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     type = serializers.SerializerMethodField()
     default = serializers.SerializerMethodField(method_name="get_default_value")

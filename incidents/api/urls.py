@@ -5,7 +5,9 @@ from rest_framework.routers import DefaultRouter
 from . import views
 
 # Path converters (not regexes) let the schema type the `number` and `key` path parameters.
+# No ".json" suffix routes: JSON is the only format, and one URL per resource keeps it simple.
 router = DefaultRouter(trailing_slash=True, use_regex_path=False)
+router.include_format_suffixes = False
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("cis", views.ConfigurationItemViewSet, basename="ci")
 router.register("problems", views.ProblemViewSet, basename="problem")

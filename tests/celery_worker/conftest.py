@@ -49,14 +49,27 @@ def skip_reason() -> str | None:
     return None
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = skip_reason()
-    if reason is None:
+    """Skip the real-worker tests when they cannot run; otherwise run them last of all.
+
+    They are transactional, so the database is flushed after each of them: the role groups and
+    system properties of the data migrations are gone until the next serialized test puts them
+    back. pytest-django runs transactional tests after the others, but a test that asks for
+    ``db`` at run time (``request.getfixturevalue``) is ordered after them and would find the
+    database empty. Last of all, they leave nothing behind them to break.
+    """
+    worker_tests = [item for item in items if item.get_closest_marker("celery_worker")]
+    if not worker_tests:
         return
-    skip = pytest.mark.skip(reason=reason)
-    for item in items:
-        if item.get_closest_marker("celery_worker"):
+    reason = skip_reason()
+    if reason is not None:
+        skip = pytest.mark.skip(reason=reason)
+        for item in worker_tests:
             item.add_marker(skip)
+        return
+    others = [item for item in items if not item.get_closest_marker("celery_worker")]
+    items[:] = others + worker_tests
 
 
 def _database_url(db: dict) -> str:
