@@ -3,6 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from incidents import views as incident_views
+from incidents.urls import major_incident_urlpatterns
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="incidents:list", permanent=False)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -10,4 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("incidents.api.urls")),
     path("incidents/", include("incidents.urls")),
+    path("major-incidents/", include((major_incident_urlpatterns, "majors"))),
+    # The war room app takes this route over later; until then it is the MI page.
+    path("war-rooms/<str:number>/", incident_views.war_room, name="war_room"),
 ]

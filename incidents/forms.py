@@ -14,12 +14,16 @@ from django.contrib.auth import get_user_model
 
 from .errors import DomainError
 from .models import (
+    MILESTONES,
     Channel,
     ConfigurationItem,
     Impact,
     Incident,
     IncidentState,
+    MajorIncident,
+    MIStatus,
     Priority,
+    RaciRole,
     Urgency,
 )
 
@@ -234,6 +238,90 @@ class IncidentFilterForm(forms.Form):
         choices=[("", "Any priority"), *[(p, f"P{p}") for p in Priority.values]],
     )
     mine = forms.BooleanField(required=False, label="Assigned to me")
+
+
+# --- Major incidents ------------------------------------------------------------------------------
+
+
+class DeclareMajorIncidentForm(forms.Form):
+    """Declare an incident major; the service holds every rule (one MI per incident, …)."""
+
+    major_incident_manager = UsernameField(
+        required=True,
+        label="Incident commander",
+        help_text="Username of the major incident manager who runs it.",
+    )
+    bridge_link = forms.URLField(
+        required=False,
+        max_length=500,
+        label="Bridge link",
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"placeholder": "https://meet.example.com/abc-defg-hij"}),
+    )
+    initial_impact_statement = forms.CharField(
+        label="Initial impact statement",
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "Who cannot do what, since when, and how many"}
+        ),
+        error_messages={"required": "An initial impact statement is required."},
+    )
+    is_security = forms.BooleanField(required=False, label="Security major incident")
+    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "manager": data["major_incident_manager"],
+            "bridge_link": data.get("bridge_link") or "",
+            "initial_impact_statement": data["initial_impact_statement"],
+            "is_security": bool(data.get("is_security")),
+            "summary": data.get("summary") or "",
+        }
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=RaciRole.choices)
+    user = UsernameField(required=True, label="User")
+
+
+class TransitionForm(forms.Form):
+    """One form, one submit button per allowed move (``name="to"``)."""
+
+    to = forms.ChoiceField(
+        choices=MIStatus.choices,
+        error_messages={"invalid_choice": "There is no such status."},
+    )
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": "What changed (required to cancel or override)"}
+        ),
+    )
+    override_stability = forms.BooleanField(
+        required=False, label="Override the stability period (incident commander only)"
+    )
+
+
+class MilestonesForm(forms.Form):
+    """Every milestone as a UTC datetime-local box; only the changed ones go to the service."""
+
+    def __init__(self, *args: Any, mi: MajorIncident, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {name: _to_minute(getattr(mi, name)) for name in MILESTONES})
+        super().__init__(*args, **kwargs)
+        for name in MILESTONES:
+            label = name.removesuffix("_at").replace("_", " ").capitalize()
+            self.fields[name] = UTCDateTimeField(label=f"{label} (UTC)")
+
+    def changed_values(self) -> dict[str, datetime | None]:
+        return {name: self.cleaned_data.get(name) for name in self.changed_data}
+
+
+class RejectCandidateForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Why this is not a major incident"}),
+        label="Reason",
+        error_messages={"required": "Rejecting a proposal needs a reason."},
+    )
 
 
 def add_domain_error(form: forms.Form, error: DomainError) -> None:

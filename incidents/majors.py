@@ -11,7 +11,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -22,6 +21,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from . import events
 from .errors import Conflict, DomainError, NotAllowed
 from .models import (
+    MILESTONES,
     OPEN_INCIDENT_STATES,
     OPEN_MI_STATUSES,
     ORDERED_MILESTONES,
@@ -36,7 +36,6 @@ from .models import (
     MajorIncident,
     MajorIncidentCandidate,
     MIStatus,
-    MILESTONES,
     Priority,
     Problem,
     RaciEntry,
@@ -62,9 +61,7 @@ DECLARE_PERM = "incidents.declare_majorincident"
 
 # Object permissions (django-guardian) each role brings on its MI.
 _TEAM = {"view_majorincident", "post_timeline_majorincident", "edit_scratchpad_majorincident"}
-ROLE_PERMISSIONS: dict[str, set[str]] = {
-    role: set(_TEAM) for role in RaciRole.values
-} | {
+ROLE_PERMISSIONS: dict[str, set[str]] = {role: set(_TEAM) for role in RaciRole.values} | {
     IC: _TEAM | {"manage_majorincident", "send_updates_majorincident"},
     RaciRole.COMMUNICATIONS_LEAD: _TEAM | {"send_updates_majorincident"},
     RaciRole.EXECUTIVE_SPONSOR: {"view_majorincident", "post_timeline_majorincident"},
@@ -98,9 +95,7 @@ def can_manage(actor: Actor | None, mi: MajorIncident) -> bool:
 
 def _require_manage(actor: Actor | None, mi: MajorIncident) -> None:
     if not can_manage(actor, mi):
-        raise NotAllowed(
-            f"only {mi.number}'s incident commander or an ITSM manager may do this"
-        )
+        raise NotAllowed(f"only {mi.number}'s incident commander or an ITSM manager may do this")
 
 
 def active_roles(mi: MajorIncident) -> list[RoleAssignment]:
@@ -142,9 +137,13 @@ def declare_major_incident(
         raise NotAllowed("declaring a major incident needs the itsm_manager or super_admin role")
     statement = (initial_impact_statement or "").strip()
     if not statement:
-        raise DomainError("an initial impact statement is required", field="initial_impact_statement")
+        raise DomainError(
+            "an initial impact statement is required", field="initial_impact_statement"
+        )
     if not manager.is_active:
-        raise DomainError(f"{manager.username} is not an active user", field="major_incident_manager")
+        raise DomainError(
+            f"{manager.username} is not an active user", field="major_incident_manager"
+        )
     # The row lock serialises concurrent declarations of one incident on PostgreSQL; the
     # one-to-one constraint below is the backstop everywhere else.
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
@@ -186,18 +185,34 @@ def declare_major_incident(
             f"{existing.number if existing else '(being declared)'}"
         ) from None
 
-    how = f"by rule “{trigger_rule.name}”: {trigger_reason}" if trigger_rule else f"by {_who(actor)}"
-    record(incident, TimelineKind.DECLARED, f"{mi.number} declared {how}", actor=actor,
-           major_incident=mi, data={"major_incident": mi.number, "rule": trigger_rule and trigger_rule.name,
-                                    "reason": trigger_reason})  # fmt: skip
+    how = (
+        f"by rule “{trigger_rule.name}”: {trigger_reason}" if trigger_rule else f"by {_who(actor)}"
+    )
+    record(
+        incident,
+        TimelineKind.DECLARED,
+        f"{mi.number} declared {how}",
+        actor=actor,
+        major_incident=mi,
+        data={
+            "major_incident": mi.number,
+            "rule": trigger_rule and trigger_rule.name,
+            "reason": trigger_reason,
+        },
+    )
     changed = []
     if incident.problem_id is None:
         incident.problem = problem
         changed.append("problem")
     if incident.priority != Priority.CRITICAL:
-        record(incident, TimelineKind.PRIORITY_CHANGED,
-               f"Priority P{incident.priority} → P1 (major incident declared)", actor=actor,
-               major_incident=mi, data={"from": incident.priority, "to": 1, "manual": True})  # fmt: skip
+        record(
+            incident,
+            TimelineKind.PRIORITY_CHANGED,
+            f"Priority P{incident.priority} → P1 (major incident declared)",
+            actor=actor,
+            major_incident=mi,
+            data={"from": incident.priority, "to": 1, "manual": True},
+        )
         incident.priority, incident.priority_is_manual = Priority.CRITICAL, True
         changed += ["priority", "priority_is_manual"]
     if is_security and not incident.is_security:
@@ -236,11 +251,21 @@ def _assign(mi: MajorIncident, role: str, user: User, actor: Actor | None) -> Ro
     )
     for perm in ROLE_PERMISSIONS[role]:
         assign_perm(f"incidents.{perm}", user, mi)
-    record(mi.incident, TimelineKind.ROLE_ASSIGNED,
-           f"{user.username} is {RaciRole(role).label} (assigned by {_who(actor)})",
-           actor=actor, major_incident=mi, data={"role": role, "user": user.username})  # fmt: skip
-    events.send_after_commit(events.role_assigned, major_incident_id=mi.pk, role=role,
-                             user_id=user.pk, actor_id=_actor_id(actor))  # fmt: skip
+    record(
+        mi.incident,
+        TimelineKind.ROLE_ASSIGNED,
+        f"{user.username} is {RaciRole(role).label} (assigned by {_who(actor)})",
+        actor=actor,
+        major_incident=mi,
+        data={"role": role, "user": user.username},
+    )
+    events.send_after_commit(
+        events.role_assigned,
+        major_incident_id=mi.pk,
+        role=role,
+        user_id=user.pk,
+        actor_id=_actor_id(actor),
+    )
     return row
 
 
@@ -258,11 +283,21 @@ def _end(row: RoleAssignment, actor: Actor | None, why: str) -> None:
     )
     for perm in ROLE_PERMISSIONS[row.role] - still:
         remove_perm(f"incidents.{perm}", row.user, row.major_incident)
-    record(row.major_incident.incident, TimelineKind.ROLE_REMOVED,
-           f"{row.user.username} is no longer {RaciRole(row.role).label} ({why})", actor=actor,
-           major_incident=row.major_incident, data={"role": row.role, "user": row.user.username})  # fmt: skip
-    events.send_after_commit(events.role_removed, major_incident_id=row.major_incident_id,
-                             role=row.role, user_id=row.user_id, actor_id=_actor_id(actor))  # fmt: skip
+    record(
+        row.major_incident.incident,
+        TimelineKind.ROLE_REMOVED,
+        f"{row.user.username} is no longer {RaciRole(row.role).label} ({why})",
+        actor=actor,
+        major_incident=row.major_incident,
+        data={"role": row.role, "user": row.user.username},
+    )
+    events.send_after_commit(
+        events.role_removed,
+        major_incident_id=row.major_incident_id,
+        role=row.role,
+        user_id=row.user_id,
+        actor_id=_actor_id(actor),
+    )
 
 
 @transaction.atomic
@@ -343,7 +378,9 @@ def transition_major_incident(
     mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
     if to == MIStatus.CANCELLED:
         if not can_declare(actor):
-            raise NotAllowed("cancelling a major incident needs the itsm_manager or super_admin role")
+            raise NotAllowed(
+                "cancelling a major incident needs the itsm_manager or super_admin role"
+            )
     else:
         _require_manage(actor, mi)
     if to not in MIStatus.values:
@@ -356,7 +393,9 @@ def transition_major_incident(
     now = timezone.now()
     note = ""
     if to == MIStatus.CANCELLED and not reason:
-        raise DomainError("cancelling needs a reason (declared in error, downgraded, …)", field="reason")
+        raise DomainError(
+            "cancelling needs a reason (declared in error, downgraded, …)", field="reason"
+        )
     if to == MIStatus.RESOLVED:
         needed = timedelta(minutes=get_property("resolution_stability_minutes"))
         stable_for = now - (mi.monitoring_started_at or now)
@@ -371,10 +410,14 @@ def transition_major_incident(
             if current_commander(mi) != _user(actor):
                 raise NotAllowed("only the incident commander may override the stability period")
             if not reason:
-                raise DomainError("overriding the stability period needs a written reason", field="reason")
+                raise DomainError(
+                    "overriding the stability period needs a written reason", field="reason"
+                )
             note = f" (stability period overridden after {_minutes(stable_for)} min: {reason})"
     if to == MIStatus.CLOSED and mi.pir_published_at is None:
-        raise DomainError(f"{mi.number} may be closed only when its post-incident review is published", field="to")
+        raise DomainError(
+            f"{mi.number} may be closed only when its post-incident review is published", field="to"
+        )
 
     old = mi.status
     mi.status = to
@@ -408,14 +451,23 @@ def transition_major_incident(
 
     label = "Regression: " if old == MIStatus.MONITORING and to == MIStatus.INVESTIGATING else ""
     because = f": {reason}" if reason and not note else ""
-    record(mi.incident, TimelineKind.MI_STATUS_CHANGED,
-           f"{label}{mi.number} {old} → {to} by {_who(actor)}{because}{note}", actor=actor,
-           major_incident=mi, data={"from": old, "to": to, "reason": reason,
-                                    "override_stability": bool(note)})  # fmt: skip
+    record(
+        mi.incident,
+        TimelineKind.MI_STATUS_CHANGED,
+        f"{label}{mi.number} {old} → {to} by {_who(actor)}{because}{note}",
+        actor=actor,
+        major_incident=mi,
+        data={"from": old, "to": to, "reason": reason, "override_stability": bool(note)},
+    )
     if to == MIStatus.RESOLVED:
         _resolve_with_mi(mi, actor, reason)
-    events.send_after_commit(events.major_incident_state_changed, major_incident_id=mi.pk,
-                             from_status=old, to_status=to, actor_id=_actor_id(actor))  # fmt: skip
+    events.send_after_commit(
+        events.major_incident_state_changed,
+        major_incident_id=mi.pk,
+        from_status=old,
+        to_status=to,
+        actor_id=_actor_id(actor),
+    )
     return mi
 
 
@@ -466,8 +518,14 @@ def set_milestones(
     mi.save(update_fields=[*changed, "updated_at"])
     for name, value in changed.items():
         shown = value.isoformat() if value else "cleared"
-        record(mi.incident, TimelineKind.MILESTONE, f"{name} set to {shown} by {_who(actor)}",
-               actor=actor, major_incident=mi, data={"milestone": name, "value": value and value.isoformat()})  # fmt: skip
+        record(
+            mi.incident,
+            TimelineKind.MILESTONE,
+            f"{name} set to {shown} by {_who(actor)}",
+            actor=actor,
+            major_incident=mi,
+            data={"milestone": name, "value": value and value.isoformat()},
+        )
     return mi
 
 
@@ -554,8 +612,8 @@ def evaluate_incident(
     if mode == "off":
         return Outcome(incident_id, "", "auto-declaration is off")
     now = now or timezone.now()
-    rules = list(rules) if rules is not None else list(
-        AutoDeclarationRule.objects.filter(enabled=True)
+    rules = (
+        list(rules) if rules is not None else list(AutoDeclarationRule.objects.filter(enabled=True))
     )
     with transaction.atomic():
         # skip_locked: another sweep holds this incident and will decide it; move on.
@@ -599,11 +657,15 @@ def evaluate_incident(
 
 def _propose(incident: Incident, rule: AutoDeclarationRule, reason: str) -> MajorIncidentCandidate:
     candidate = MajorIncidentCandidate.objects.create(incident=incident, rule=rule, reason=reason)
-    record(incident, TimelineKind.PROPOSED,
-           f"Proposed as a major incident by rule “{rule.name}”: {reason}",
-           data={"rule": rule.name, "reason": reason})  # fmt: skip
-    events.send_after_commit(events.major_incident_proposed, candidate_id=candidate.pk,
-                             incident_id=incident.pk)  # fmt: skip
+    record(
+        incident,
+        TimelineKind.PROPOSED,
+        f"Proposed as a major incident by rule “{rule.name}”: {reason}",
+        data={"rule": rule.name, "reason": reason},
+    )
+    events.send_after_commit(
+        events.major_incident_proposed, candidate_id=candidate.pk, incident_id=incident.pk
+    )
     return candidate
 
 
@@ -642,8 +704,10 @@ def auto_declare_sweep(*, now: datetime | None = None) -> list[Outcome]:
     return outcomes
 
 
-def dry_run(rule: AutoDeclarationRule, *, days: int, now: datetime | None = None) -> list[tuple[Incident, str]]:
-    """Incidents of the last ``days`` days that ``rule`` would have declared (nothing is written)."""
+def dry_run(
+    rule: AutoDeclarationRule, *, days: int, now: datetime | None = None
+) -> list[tuple[Incident, str]]:
+    """Incidents of the last ``days`` days that ``rule`` would have declared (writes nothing)."""
     now = now or timezone.now()
     since = now - timedelta(days=days)
     hits = []
@@ -706,9 +770,13 @@ def reject_candidate(
     candidate.decided_at = timezone.now()
     candidate.decision_reason = reason
     candidate.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
-    record(candidate.incident, TimelineKind.PROPOSAL_REJECTED,
-           f"Not a major incident, says {_who(actor)}: {reason}", actor=actor,
-           data={"reason": reason})  # fmt: skip
+    record(
+        candidate.incident,
+        TimelineKind.PROPOSAL_REJECTED,
+        f"Not a major incident, says {_who(actor)}: {reason}",
+        actor=actor,
+        data={"reason": reason},
+    )
     return candidate
 
 
@@ -734,11 +802,15 @@ def _ticket_volume_exceeded(mi: MajorIncident, now: datetime) -> str | None:
         normal = weeks / (28 * 24)
     baseline = max(normal, 1.0)
     if recent > factor * baseline:
-        return f"{recent} linked tickets in the last hour, over {factor} × normal ({baseline:.2f}/h)"
+        return (
+            f"{recent} linked tickets in the last hour, over {factor} × normal ({baseline:.2f}/h)"
+        )
     return None
 
 
-def _triggered_at(policy: EscalationPolicy, mi: MajorIncident, now: datetime, fired: dict[int, EscalationFiring]) -> tuple[datetime, str] | None:
+def _triggered_at(
+    policy: EscalationPolicy, mi: MajorIncident, now: datetime, fired: dict[int, EscalationFiring]
+) -> tuple[datetime, str] | None:
     """When the policy's condition began to hold for this MI, and why; None if it does not."""
     if policy.trigger == EscalationTrigger.OPEN_TOO_LONG:
         hours = int(get_property("escalation_resolution_hours"))
@@ -749,7 +821,10 @@ def _triggered_at(policy: EscalationPolicy, mi: MajorIncident, now: datetime, fi
             return None
         hours = int(get_property("security_breach_notification_hours"))
         deadline = mi.declared_at + timedelta(hours=hours)
-        return mi.declared_at, f"security major incident; breach notification due by {deadline:%Y-%m-%d %H:%M} UTC"
+        return (
+            mi.declared_at,
+            f"security major incident; breach notification due by {deadline:%Y-%m-%d %H:%M} UTC",
+        )
     # Conditions without a timestamp of their own start when first seen; later steps count
     # from the first firing, which the database remembers.
     first = min((f.triggered_at for f in fired.values()), default=None)
@@ -793,22 +868,35 @@ def evaluate_escalations(*, now: datetime | None = None) -> list[EscalationFirin
     return fired_now
 
 
-def _fire(mi: MajorIncident, step: EscalationStep, began: datetime, why: str, now: datetime) -> EscalationFiring | None:
+def _fire(
+    mi: MajorIncident, step: EscalationStep, began: datetime, why: str, now: datetime
+) -> EscalationFiring | None:
     try:
         with transaction.atomic():
             # The unique (MI, step) pair claims the firing: a second process gets IntegrityError.
             firing = EscalationFiring.objects.create(
                 major_incident=mi, step=step, triggered_at=began, fired_at=now
             )
-            record(mi.incident, TimelineKind.ESCALATED,
-                   f"Escalated to {step.target_label} ({step.policy.name}: {why})",
-                   major_incident=mi, data={"policy": step.policy.trigger, "step": step.order,
-                                            "target": step.target_label})  # fmt: skip
+            record(
+                mi.incident,
+                TimelineKind.ESCALATED,
+                f"Escalated to {step.target_label} ({step.policy.name}: {why})",
+                major_incident=mi,
+                data={
+                    "policy": step.policy.trigger,
+                    "step": step.order,
+                    "target": step.target_label,
+                },
+            )
             events.send_after_commit(
-                events.escalation_triggered, major_incident_id=mi.pk, step_id=step.pk,
-                policy_trigger=step.policy.trigger, target_label=step.target_label,
-                target_role=step.target_role, target_group_id=step.target_group_id,
-            )  # fmt: skip
+                events.escalation_triggered,
+                major_incident_id=mi.pk,
+                step_id=step.pk,
+                policy_trigger=step.policy.trigger,
+                target_label=step.target_label,
+                target_role=step.target_role,
+                target_group_id=step.target_group_id,
+            )
             return firing
     except IntegrityError:
         return None

@@ -571,7 +571,10 @@ class AutoDeclarationRule(models.Model):
     min_affected_users_property = models.CharField(max_length=100, blank=True)
     min_child_incidents = models.PositiveIntegerField(null=True, blank=True)
     max_ci_criticality = models.PositiveSmallIntegerField(
-        null=True, blank=True, choices=Criticality.choices, help_text="Affected CI this critical or more"
+        null=True,
+        blank=True,
+        choices=Criticality.choices,
+        help_text="Affected CI this critical or more",
     )
     is_security = models.BooleanField(null=True, blank=True)
     description = models.TextField(blank=True)
@@ -749,7 +752,10 @@ class MajorIncidentCandidate(models.Model):
     )
     reason = models.TextField()
     status = models.CharField(
-        max_length=16, choices=CandidateStatus.choices, default=CandidateStatus.PENDING, db_index=True
+        max_length=16,
+        choices=CandidateStatus.choices,
+        default=CandidateStatus.PENDING,
+        db_index=True,
     )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -825,7 +831,9 @@ class EscalationFiring(models.Model):
     class Meta:
         ordering = ["fired_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["major_incident", "step"], name="uniq_escalation_firing")
+            models.UniqueConstraint(
+                fields=["major_incident", "step"], name="uniq_escalation_firing"
+            )
         ]
 
     def __str__(self) -> str:
@@ -833,7 +841,7 @@ class EscalationFiring(models.Model):
 
 
 class MajorIncidentUserObjectPermission(UserObjectPermissionBase):
-    """Direct foreign-key object permissions (guardian's fast path), granted as roles are assigned."""
+    """Direct foreign-key object permissions (guardian's fast path), granted with roles."""
 
     content_object = models.ForeignKey(MajorIncident, on_delete=models.CASCADE)
 

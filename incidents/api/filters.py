@@ -10,6 +10,11 @@ from incidents.models import (
     ConfigurationItem,
     Incident,
     IncidentState,
+    MajorIncident,
+    MajorIncidentCandidate,
+    MIStatus,
+    CandidateStatus,
+    OPEN_MI_STATUSES,
     Problem,
     ProblemState,
 )
@@ -70,3 +75,29 @@ class ChangeFilter(django_filters.FilterSet):
     class Meta:
         model = Change
         fields = ["state", "change_type", "risk", "affected_ci"]
+
+
+class MajorIncidentFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=MIStatus.choices)
+    open = django_filters.BooleanFilter(
+        method="filter_open", help_text="Only open (or only resolved, closed and cancelled) ones"
+    )
+
+    class Meta:
+        model = MajorIncident
+        fields = ["status", "is_security", "media_attention"]
+
+    def filter_open(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        if value:
+            return queryset.filter(status__in=OPEN_MI_STATUSES)
+        return queryset.exclude(status__in=OPEN_MI_STATUSES)
+
+
+class MajorIncidentCandidateFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=CandidateStatus.choices)
+
+    class Meta:
+        model = MajorIncidentCandidate
+        fields = ["status"]

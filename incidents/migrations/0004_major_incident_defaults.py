@@ -4,23 +4,40 @@ the standard MIM RACI matrix, the escalation paths of DESIGN and the beat schedu
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-MI_VIEW = ["incidents.view_majorincident", "incidents.view_roleassignment",
-           "incidents.view_majorincidentcandidate", "incidents.view_raciactivity",
-           "incidents.view_racientry", "incidents.view_escalationfiring"]
+MI_VIEW = [
+    "incidents.view_majorincident",
+    "incidents.view_roleassignment",
+    "incidents.view_majorincidentcandidate",
+    "incidents.view_raciactivity",
+    "incidents.view_racientry",
+    "incidents.view_escalationfiring",
+]
 MI_MANAGE = MI_VIEW + [
-    "incidents.declare_majorincident", "incidents.add_majorincident",
-    "incidents.change_majorincident", "incidents.change_majorincidentcandidate",
-    "incidents.view_autodeclarationrule", "incidents.view_roleroster",
-    "incidents.add_roleroster", "incidents.change_roleroster", "incidents.delete_roleroster",
-    "incidents.view_escalationpolicy", "incidents.view_escalationstep",
+    "incidents.declare_majorincident",
+    "incidents.add_majorincident",
+    "incidents.change_majorincident",
+    "incidents.change_majorincidentcandidate",
+    "incidents.view_autodeclarationrule",
+    "incidents.view_roleroster",
+    "incidents.add_roleroster",
+    "incidents.change_roleroster",
+    "incidents.delete_roleroster",
+    "incidents.view_escalationpolicy",
+    "incidents.view_escalationstep",
 ]
 MI_ADMIN = MI_MANAGE + [
-    "incidents.add_autodeclarationrule", "incidents.change_autodeclarationrule",
+    "incidents.add_autodeclarationrule",
+    "incidents.change_autodeclarationrule",
     "incidents.delete_autodeclarationrule",
-    "incidents.add_raciactivity", "incidents.change_raciactivity",
-    "incidents.add_racientry", "incidents.change_racientry", "incidents.delete_racientry",
-    "incidents.add_escalationpolicy", "incidents.change_escalationpolicy",
-    "incidents.add_escalationstep", "incidents.change_escalationstep",
+    "incidents.add_raciactivity",
+    "incidents.change_raciactivity",
+    "incidents.add_racientry",
+    "incidents.change_racientry",
+    "incidents.delete_racientry",
+    "incidents.add_escalationpolicy",
+    "incidents.change_escalationpolicy",
+    "incidents.add_escalationstep",
+    "incidents.change_escalationstep",
     "incidents.delete_escalationstep",
 ]
 ROLES = {
@@ -31,19 +48,35 @@ ROLES = {
 }
 
 RULES = [
-    dict(name="P1 unacknowledged", order=10, max_priority=1,
-         unacknowledged_minutes_property="major_incident_ack_timeout_minutes",
-         description="A P1 nobody acknowledged within major_incident_ack_timeout_minutes."),
-    dict(name="P1 reaching many users", order=20, max_priority=1,
-         min_affected_users_property="major_incident_auto_declare_threshold",
-         description="A P1 whose outage reaches more than major_incident_auto_declare_threshold "
-                     "users through the CMDB."),
+    dict(
+        name="P1 unacknowledged",
+        order=10,
+        max_priority=1,
+        unacknowledged_minutes_property="major_incident_ack_timeout_minutes",
+        description="A P1 nobody acknowledged within major_incident_ack_timeout_minutes.",
+    ),
+    dict(
+        name="P1 reaching many users",
+        order=20,
+        max_priority=1,
+        min_affected_users_property="major_incident_auto_declare_threshold",
+        description="A P1 whose outage reaches more than major_incident_auto_declare_threshold "
+        "users through the CMDB.",
+    ),
 ]
 
 R, A, C, I = "R", "A", "C", "I"
 IC, TL, CL, SL, SC, ES, PM, CM, SD, MIT = (
-    "major_incident_manager", "technical_lead", "communications_lead", "support_lead", "scribe",
-    "executive_sponsor", "problem_manager", "change_manager", "service_desk", "mit_member",
+    "major_incident_manager",
+    "technical_lead",
+    "communications_lead",
+    "support_lead",
+    "scribe",
+    "executive_sponsor",
+    "problem_manager",
+    "change_manager",
+    "service_desk",
+    "mit_member",
 )
 RACI = [
     ("declare", "Declare the major incident", {IC: A, SD: R, ES: I, TL: C}),
@@ -59,18 +92,32 @@ RACI = [
 ]
 
 ESCALATIONS = [
-    ("Open too long", "open_too_long", "Open longer than escalation_resolution_hours: IC, then "
-     "Engineering VP, then CTO.",
-     [(1, 0, "Incident commander", IC), (2, 30, "Engineering VP", ""), (3, 60, "CTO", "")]),
-    ("Ticket volume", "ticket_volume", "Linked tickets over ticket_volume_escalation_factor × "
-     "normal: IC, then Support VP, then CSO.",
-     [(1, 0, "Incident commander", IC), (2, 30, "Support VP", ""), (3, 60, "CSO", "")]),
-    ("Media attention", "media_attention", "Media attention flag set: communications lead, "
-     "then PR, then CEO.",
-     [(1, 0, "Communications lead", CL), (2, 15, "PR", ""), (3, 30, "CEO", "")]),
-    ("Security", "security", "Security major incident: security, legal and executives at once; "
-     "the breach notification clock starts at declaration.",
-     [(1, 0, "Security team", ""), (2, 0, "Legal", ""), (3, 0, "Executives", ES)]),
+    (
+        "Open too long",
+        "open_too_long",
+        "Open longer than escalation_resolution_hours: IC, then Engineering VP, then CTO.",
+        [(1, 0, "Incident commander", IC), (2, 30, "Engineering VP", ""), (3, 60, "CTO", "")],
+    ),
+    (
+        "Ticket volume",
+        "ticket_volume",
+        "Linked tickets over ticket_volume_escalation_factor × "
+        "normal: IC, then Support VP, then CSO.",
+        [(1, 0, "Incident commander", IC), (2, 30, "Support VP", ""), (3, 60, "CSO", "")],
+    ),
+    (
+        "Media attention",
+        "media_attention",
+        "Media attention flag set: communications lead, then PR, then CEO.",
+        [(1, 0, "Communications lead", CL), (2, 15, "PR", ""), (3, 30, "CEO", "")],
+    ),
+    (
+        "Security",
+        "security",
+        "Security major incident: security, legal and executives at once; "
+        "the breach notification clock starts at declaration.",
+        [(1, 0, "Security team", ""), (2, 0, "Legal", ""), (3, 0, "Executives", ES)],
+    ),
 ]
 
 TASKS = ["incidents.tasks.auto_declare", "incidents.tasks.evaluate_escalations"]
@@ -98,7 +145,9 @@ def seed(apps, schema_editor):
     Activity = apps.get_model("incidents", "RaciActivity")
     Entry = apps.get_model("incidents", "RaciEntry")
     for order, (code, name, letters) in enumerate(RACI, start=1):
-        activity, _ = Activity.objects.get_or_create(code=code, defaults={"name": name, "order": order})
+        activity, _ = Activity.objects.get_or_create(
+            code=code, defaults={"name": name, "order": order}
+        )
         for role, letter in letters.items():
             Entry.objects.get_or_create(activity=activity, role=role, defaults={"letter": letter})
 
@@ -111,9 +160,14 @@ def seed(apps, schema_editor):
         )
         for order, delay, label, role in steps:
             Step.objects.get_or_create(
-                policy=policy, order=order,
-                defaults={"delay_minutes": delay, "target_label": label, "target_role": role,
-                          "target_group": legal if label == "Legal" else None},
+                policy=policy,
+                order=order,
+                defaults={
+                    "delay_minutes": delay,
+                    "target_label": label,
+                    "target_role": role,
+                    "target_group": legal if label == "Legal" else None,
+                },
             )
 
     Interval = apps.get_model("django_celery_beat", "IntervalSchedule")

@@ -11,7 +11,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents import services
-from incidents.models import CIDependency, ConfigurationItem, Incident
+from incidents.models import (
+    CIDependency,
+    ConfigurationItem,
+    Incident,
+    MajorIncident,
+    MIStatus,
+    RaciRole,
+    RoleRoster,
+)
 
 DEMO_PASSWORD = "mimdesk-demo"
 
@@ -101,6 +109,8 @@ class Command(BaseCommand):
             users = self._users()
             cis = self._cmdb()
             made = self._incidents(cis, users)
+            self._roster(users)
+            self._major_incidents(cis, users)
         self.stdout.write(
             f"demo data ready: {len(cis)} CIs, {len(users)} users, {made} new incidents"
         )
@@ -166,3 +176,39 @@ class Command(BaseCommand):
                 )
             made += 1
         return made
+
+    def _roster(self, users: dict[str, Any]) -> None:
+        on_call = {
+            RaciRole.MAJOR_INCIDENT_MANAGER: "usr_alice_johnson",
+            RaciRole.TECHNICAL_LEAD: "usr_tina_tech",
+        }
+        for role, username in on_call.items():
+            RoleRoster.objects.get_or_create(role=role, defaults={"user": users[username]})
+
+    def _major_incidents(self, cis: dict[str, ConfigurationItem], users: dict[str, Any]) -> None:
+        alice = users["usr_alice_johnson"]
+        # One MI already being worked, so the pages have something real to show.
+        payments = Incident.objects.filter(short_description=INCIDENTS[0][0]).first()
+        if payments is not None and not MajorIncident.objects.filter(incident=payments).exists():
+            mi = services.declare_major_incident(
+                incident=payments,
+                manager=alice,
+                actor=alice,
+                initial_impact_statement="About 1 in 5 card payments declined at checkout; "
+                "Stripe reports elevated latency.",
+                bridge_link="https://meet.example.com/mim-payments",
+            )
+            services.transition_major_incident(mi=mi, to=MIStatus.INVESTIGATING, actor=alice)
+        # A P1 nobody acknowledges: logged 13 minutes before seeding, so the every-minute sweep
+        # declares it by rule ("P1 unacknowledged", 15 min) about two minutes after `make run`.
+        # Its CI reaches 40 users, under the 50-user rule, so only the clock can trigger it.
+        text = "Internal analytics dashboards show no data since the last deploy"
+        if not Incident.objects.filter(short_description=text).exists():
+            incident = services.create_incident(
+                actor=users["usr_tina_tech"], short_description=text, impact=1, urgency=1,
+                affected_ci=cis["Internal Analytics"], channel="monitoring",
+                assignment_group="Data",
+            )  # fmt: skip
+            Incident.objects.filter(pk=incident.pk).update(
+                created_at=timezone.now() - timedelta(minutes=13)
+            )
