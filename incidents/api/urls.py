@@ -2,7 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import mi_views, views
 
 # Path converters (not regexes) let the schema type the `number` and `key` path parameters.
 # No ".json" suffix routes: JSON is the only format, and one URL per resource keeps it simple.
@@ -13,6 +13,12 @@ router.register("cis", views.ConfigurationItemViewSet, basename="ci")
 router.register("problems", views.ProblemViewSet, basename="problem")
 router.register("changes", views.ChangeViewSet, basename="change")
 router.register("system-properties", views.SystemPropertyViewSet, basename="systemproperty")
+router.register("major-incidents", mi_views.MajorIncidentViewSet, basename="majorincident")
+router.register(
+    "major-incident-candidates",
+    mi_views.MajorIncidentCandidateViewSet,
+    basename="majorincidentcandidate",
+)
 
 urlpatterns = [
     path("auth/token/", views.TokenObtainView.as_view(), name="token-obtain"),

@@ -155,3 +155,7 @@ def admin_form() -> Callable[[Any], dict[str, Any]]:
         return {k: v if len(v) != 1 else v[0] for k, v in parser.data.items()}
 
     return _parse
+
+
+# Major-incident fixtures (listen, mi, p1, person, roster_ic) live in their own module.
+from tests.incidents.mi_fixtures import listen, mi, p1, person, roster_ic  # noqa: E402, F401

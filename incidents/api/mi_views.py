@@ -1,0 +1,320 @@
+"""Major incidents and their candidates over the API.
+
+Each operation is an explicit endpoint: an input serializer parses the body, a service in
+``incidents.majors`` decides (its DomainError/Conflict/NotAllowed become 400/409/403), and the
+output serializer shows the result (STYLE habit 7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from incidents import majors
+from incidents.models import (
+    Change,
+    Incident,
+    MajorIncident,
+    MajorIncidentCandidate,
+    RaciActivity,
+    RoleAssignment,
+    TimelineEntry,
+)
+from incidents.permissions import HasPerm
+
+from . import filters
+from .mi_serializers import (
+    AcceptCandidateInputSerializer,
+    CandidateSerializer,
+    DeclareInputSerializer,
+    MajorIncidentSerializer,
+    MilestonesInputSerializer,
+    RaciHoldersSerializer,
+    RejectCandidateInputSerializer,
+    RoleAssignmentSerializer,
+    RoleInputSerializer,
+    TransitionInputSerializer,
+)
+from .serializers import TimelineEntrySerializer
+from .views import NumberLookupMixin
+
+VIEW_PERM = "incidents.view_majorincident"
+CAN_DECLARE = HasPerm.of(majors.DECLARE_PERM)
+
+
+class CanViewMajorIncident(permissions.BasePermission):
+    """The list needs ``view_majorincident``; one MI may also be read by its team (guardian)."""
+
+    message = "reading major incidents needs the view_majorincident permission or a role on it"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return bool(getattr(view, "detail", False)) or user.has_perm(VIEW_PERM)
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        return request.user.has_perm(VIEW_PERM) or request.user.has_perm(VIEW_PERM, obj)
+
+
+def _not_allowed_unless_manager(request: Request, mi: MajorIncident) -> None:
+    # The service checks too; asking first makes a refusal a 403 whatever the body says.
+    if not majors.can_manage(request.user, mi):
+        raise PermissionDenied(
+            f"only {mi.number}'s incident commander or an ITSM manager may do this"
+        )
+
+
+def major_incident_queryset() -> QuerySet[MajorIncident]:
+    """Everything the MI output shows, in a fixed number of queries whatever the row count."""
+    return MajorIncident.objects.select_related(
+        "incident", "trigger_rule", "declared_by", "problem"
+    ).prefetch_related(
+        Prefetch(
+            "role_assignments",
+            queryset=RoleAssignment.objects.filter(removed_at__isnull=True)
+            .select_related("user")
+            .order_by("id"),
+            to_attr="active_roles",
+        ),
+        Prefetch("incident__children", queryset=Incident.objects.only("id", "parent_id")),
+        Prefetch("problem__changes", queryset=Change.objects.only("id", "problem_id")),
+    )
+
+
+_MI_201 = {201: MajorIncidentSerializer}
+_ERRORS = {
+    400: OpenApiResponse(description="Invalid input or a refused move; the body says why"),
+    403: OpenApiResponse(description="Not allowed"),
+}
+
+
+class MajorIncidentViewSet(
+    NumberLookupMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Major incidents: declared by ITSM managers, run by their incident commander."""
+
+    serializer_class = MajorIncidentSerializer
+    filterset_class = filters.MajorIncidentFilter
+    permission_classes = [CanViewMajorIncident]
+    search_fields = ["summary", "impact_statement", "incident__short_description"]
+    ordering_fields = ["id", "declared_at", "status", "next_update_due_at"]
+    ordering = ["-id"]
+
+    def get_queryset(self) -> QuerySet[MajorIncident]:
+        return major_incident_queryset()
+
+    def get_permissions(self) -> list[permissions.BasePermission]:
+        if self.action == "create":
+            return [CAN_DECLARE()]
+        return super().get_permissions()
+
+    def _respond(self, mi: MajorIncident, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=mi.pk)
+        return Response(
+            MajorIncidentSerializer(fresh, context=self.get_serializer_context()).data, status=code
+        )
+
+    @extend_schema(
+        request=DeclareInputSerializer,
+        responses={
+            **_MI_201,
+            **_ERRORS,
+            409: OpenApiResponse(description="The incident already has a major incident"),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        """Declare a major incident (ITSM manager or super admin)."""
+        data = DeclareInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        mi = majors.declare_major_incident(
+            incident=values["incident_id"],
+            manager=values["major_incident_manager"],
+            actor=request.user,
+            initial_impact_statement=values["initial_impact_statement"],
+            bridge_link=values["bridge_link"],
+            is_security=values["is_security"],
+            summary=values["summary"],
+        )
+        return self._respond(mi, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=TransitionInputSerializer, responses={200: MajorIncidentSerializer, **_ERRORS}
+    )
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, number: str) -> Response:
+        mi = self.get_object()
+        _not_allowed_unless_manager(request, mi)
+        data = TransitionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        mi = majors.transition_major_incident(mi=mi, actor=request.user, **data.validated_data)
+        return self._respond(mi)
+
+    @extend_schema(
+        request=MilestonesInputSerializer, responses={200: MajorIncidentSerializer, **_ERRORS}
+    )
+    @action(detail=True, methods=["patch"])
+    def milestones(self, request: Request, number: str) -> Response:
+        mi = self.get_object()
+        _not_allowed_unless_manager(request, mi)
+        data = MilestonesInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        mi = majors.set_milestones(mi=mi, actor=request.user, values=dict(data.validated_data))
+        return self._respond(mi)
+
+    @extend_schema(methods=["GET"], responses=RoleAssignmentSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request=RoleInputSerializer,
+        responses={201: RoleAssignmentSerializer, **_ERRORS},
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    def roles(self, request: Request, number: str) -> Response:
+        """The active role holders; POST assigns one (a new IC takes over command)."""
+        mi = self.get_object()
+        if request.method == "GET":
+            return Response(RoleAssignmentSerializer(majors.active_roles(mi), many=True).data)
+        _not_allowed_unless_manager(request, mi)
+        data = RoleInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = majors.assign_role(mi=mi, actor=request.user, **data.validated_data)
+        return Response(RoleAssignmentSerializer(row).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={204: None, **_ERRORS, 404: OpenApiResponse(description="No such holder")},
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path="roles/<int:role_id>",
+        url_name="role-detail",
+        filter_backends=[],
+    )
+    def remove_role(self, request: Request, number: str, role_id: int) -> Response:
+        """End one role holder's assignment (the IC is replaced by assigning another)."""
+        mi = self.get_object()
+        _not_allowed_unless_manager(request, mi)
+        row = get_object_or_404(
+            RoleAssignment, pk=role_id, major_incident=mi, removed_at__isnull=True
+        )
+        majors.remove_role(assignment=row, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=TimelineEntrySerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def timeline(self, request: Request, number: str) -> Response:
+        """The MI's rows and its incident's, oldest first."""
+        mi = self.get_object()
+        entries = (
+            TimelineEntry.objects.filter(Q(major_incident=mi) | Q(incident_id=mi.incident_id))
+            .select_related("actor")
+            .order_by("created_at", "id")
+        )
+        return Response(TimelineEntrySerializer(entries, many=True).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "activity",
+                OpenApiTypes.STR,
+                required=True,
+                description="A RACI activity code, e.g. declare, inform_stakeholders",
+            )
+        ],
+        responses={200: RaciHoldersSerializer, 400: _ERRORS[400]},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def raci(self, request: Request, number: str) -> Response:
+        """Who is R, A, C and I for an activity on this MI (its active role holders)."""
+        mi = self.get_object()
+        code = request.query_params.get("activity", "")
+        if not code:
+            raise serializers.ValidationError({"activity": ["this query parameter is required"]})
+        if "\x00" in code or not RaciActivity.objects.filter(code=code).exists():
+            raise serializers.ValidationError(
+                {"activity": [f"unknown activity {code.replace(chr(0), '')!r}"]}
+            )
+        holders = majors.raci_holders(mi, code)
+        body = {"activity": code} | {
+            letter: [user.username for user in users] for letter, users in holders.items()
+        }
+        return Response(RaciHoldersSerializer(body).data)
+
+
+class MajorIncidentCandidateViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Incidents a rule in propose mode put forward, for an ITSM manager to accept or reject."""
+
+    queryset = MajorIncidentCandidate.objects.select_related(
+        "incident", "rule", "decided_by"
+    )
+    serializer_class = CandidateSerializer
+    permission_classes = [CAN_DECLARE]
+    filterset_class = filters.MajorIncidentCandidateFilter
+    lookup_value_converter = "int"
+    search_fields = ["reason", "incident__short_description"]
+    ordering_fields = ["id", "created_at", "status"]
+    ordering = ["-created_at", "-id"]
+
+    @extend_schema(
+        request=AcceptCandidateInputSerializer,
+        responses={
+            **_MI_201,
+            **_ERRORS,
+            409: OpenApiResponse(description="Already accepted or rejected"),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def accept(self, request: Request, pk: str) -> Response:
+        """Declare the proposed incident a major incident; the IC defaults to the acceptor."""
+        candidate = self.get_object()
+        data = AcceptCandidateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        mi = majors.accept_candidate(
+            candidate=candidate,
+            actor=request.user,
+            manager=values.get("major_incident_manager"),
+            bridge_link=values["bridge_link"],
+            initial_impact_statement=values["initial_impact_statement"],
+        )
+        fresh = major_incident_queryset().get(pk=mi.pk)
+        return Response(
+            MajorIncidentSerializer(fresh, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        request=RejectCandidateInputSerializer,
+        responses={
+            200: CandidateSerializer,
+            **_ERRORS,
+            409: OpenApiResponse(description="Already accepted or rejected"),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def reject(self, request: Request, pk: str) -> Response:
+        """Not a major incident: the incident is never proposed again."""
+        candidate = self.get_object()
+        data = RejectCandidateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        candidate = majors.reject_candidate(
+            candidate=candidate, actor=request.user, reason=data.validated_data["reason"]
+        )
+        fresh = self.get_queryset().get(pk=candidate.pk)
+        return Response(CandidateSerializer(fresh).data)
