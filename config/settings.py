@@ -219,7 +219,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"LevelEnum": "incidents.models.Impact"},
+    "ENUM_NAME_OVERRIDES": {
+        "LevelEnum": "incidents.models.Impact",
+        "MajorIncidentStatusEnum": "incidents.models.MIStatus",
+        "CandidateStatusEnum": "incidents.models.CandidateStatus",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------------------------

@@ -227,6 +227,11 @@ def declare_major_incident(
             continue  # the IC may not also be the one implementing the fix
         if entry.user.is_active:
             _assign(mi, entry.role, entry.user, actor)
+    # A proposal still waiting in the queue is settled by this declaration, however it came.
+    MajorIncidentCandidate.objects.filter(
+        incident=incident, status=CandidateStatus.PENDING
+    ).update(status=CandidateStatus.ACCEPTED, decided_by=_user(actor), decided_at=now,
+             major_incident=mi)  # fmt: skip
     events.send_after_commit(
         events.major_incident_declared, major_incident_id=mi.pk, actor_id=_actor_id(actor)
     )

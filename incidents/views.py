@@ -397,7 +397,9 @@ def incident_declare(request: HttpRequest, number: str) -> HttpResponse:
 def _mi_or_404(number: str) -> MajorIncident:
     mi = (
         MajorIncident.objects.by_number(number)
-        .select_related("incident", "incident__affected_ci", "trigger_rule", "declared_by", "problem")
+        .select_related(
+            "incident", "incident__affected_ci", "trigger_rule", "declared_by", "problem"
+        )
         .first()
     )
     if mi is None:
@@ -461,7 +463,7 @@ def _milestone_label(name: str) -> str:
 
 
 # Shown on the move buttons: the verb of each target state.
-MOVE_LABELS = {
+MOVE_LABELS: dict[str, str] = {
     MIStatus.INVESTIGATING: "Investigating",
     MIStatus.IDENTIFIED: "Identified",
     MIStatus.MONITORING: "Monitoring",
@@ -505,7 +507,9 @@ def _render_mi(
     context = {
         "mi": mi,
         "incident": incident,
-        "commander": next((r.user for r in roles if r.role == RaciRole.MAJOR_INCIDENT_MANAGER), None),
+        "commander": next(
+            (r.user for r in roles if r.role == RaciRole.MAJOR_INCIDENT_MANAGER), None
+        ),
         "roles": roles,
         "bridge_is_link": _is_web_link(mi.bridge_link),
         "milestones": [(name, _milestone_label(name), getattr(mi, name)) for name in MILESTONES],
@@ -652,7 +656,9 @@ def _render_candidates(
         request,
         "incidents/mi_candidates.html",
         {
-            "pending": [(c, forms.get(c.pk) or RejectCandidateForm(prefix=f"c{c.pk}")) for c in pending],
+            "pending": [
+                (c, forms.get(c.pk) or RejectCandidateForm(prefix=f"c{c.pk}")) for c in pending
+            ],
             "decided": decided,
         },
         status=status,
@@ -685,7 +691,9 @@ def candidate_accept(request: HttpRequest, candidate_id: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, f"{candidate.incident.number}: {exc.message}")
         return redirect("majors:candidates")
-    messages.success(request, f"{candidate.incident.number} declared as {mi.number}; you are its commander.")
+    messages.success(
+        request, f"{candidate.incident.number} declared as {mi.number}; you are its commander."
+    )
     return redirect("majors:detail", number=mi.number)
 
 
@@ -707,7 +715,9 @@ def candidate_reject(request: HttpRequest, candidate_id: int) -> HttpResponse:
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
-            messages.success(request, f"{candidate.incident.number} is not a major incident: rejected.")
+            messages.success(
+                request, f"{candidate.incident.number} is not a major incident: rejected."
+            )
             return redirect("majors:candidates")
     return _render_candidates(request, reject_forms={candidate.pk: form}, status=400)
 

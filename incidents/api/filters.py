@@ -4,6 +4,8 @@ import django_filters
 from django.db.models import QuerySet
 
 from incidents.models import (
+    OPEN_MI_STATUSES,
+    CandidateStatus,
     Change,
     ChangeState,
     ChangeType,
@@ -13,8 +15,6 @@ from incidents.models import (
     MajorIncident,
     MajorIncidentCandidate,
     MIStatus,
-    CandidateStatus,
-    OPEN_MI_STATUSES,
     Problem,
     ProblemState,
 )

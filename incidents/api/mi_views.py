@@ -7,6 +7,7 @@ output serializer shows the result (STYLE habit 7).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -116,7 +117,7 @@ class MajorIncidentViewSet(
     def get_queryset(self) -> QuerySet[MajorIncident]:
         return major_incident_queryset()
 
-    def get_permissions(self) -> list[permissions.BasePermission]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.action == "create":
             return [CAN_DECLARE()]
         return super().get_permissions()
@@ -260,9 +261,7 @@ class MajorIncidentCandidateViewSet(
 ):
     """Incidents a rule in propose mode put forward, for an ITSM manager to accept or reject."""
 
-    queryset = MajorIncidentCandidate.objects.select_related(
-        "incident", "rule", "decided_by"
-    )
+    queryset = MajorIncidentCandidate.objects.select_related("incident", "rule", "decided_by")
     serializer_class = CandidateSerializer
     permission_classes = [CAN_DECLARE]
     filterset_class = filters.MajorIncidentCandidateFilter

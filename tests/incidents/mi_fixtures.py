@@ -36,9 +36,7 @@ def fresh(user: Any) -> Any:
     return User.objects.get(pk=user.pk)
 
 
-def declare(
-    incident: Incident, manager: Any, actor: Any = None, **fields: Any
-) -> MajorIncident:
+def declare(incident: Incident, manager: Any, actor: Any = None, **fields: Any) -> MajorIncident:
     """Declare ``incident`` through the service with a default impact statement."""
     fields.setdefault("initial_impact_statement", "Checkout down for every customer")
     return services.declare_major_incident(
