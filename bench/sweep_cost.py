@@ -12,7 +12,9 @@ For each history size (default 10,000 and 1,000,000 closed incidents) on Postgre
    tables (and what cascades from them: timeline, roles, object permissions) and unlinking the
    problems; one extra untimed run per mode counts the SQL queries.
 4. At the largest size prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the exact SQL sweep_candidates
-   runs (captured from the connection). With ``--history-mis N`` (default 5,000) it then gives
+   runs (captured from the connection), and the same with two index variants in transactions
+   that are rolled back (without ``incident_state_priority``; with the partial index keyed
+   ``(priority, id)``), and the sizes of both indexes. With ``--history-mis N`` (default 5,000) it then gives
    N closed incidents of the history an MI and N/2 a rejected proposal, and times the read again,
    both as the product writes it (``NOT IN``) and with ``NOT EXISTS`` (a suggested shape).
 
@@ -198,6 +200,36 @@ def explain(sql: str) -> str:
     return "\n".join(row[0] for row in rows)
 
 
+# Why the plan uses one index and not another: variants tried in transactions rolled back.
+INDEX_VARIANTS = {
+    "without incident_state_priority (rolled back)": ["DROP INDEX incident_state_priority"],
+    "partial index keyed (priority, id) instead (rolled back)": [
+        "DROP INDEX incident_open_by_priority",
+        "CREATE INDEX incident_open_by_priority ON incidents_incident (priority, id) "
+        "WHERE state IN ('new', 'in_progress', 'on_hold')",
+        "ANALYZE incidents_incident",
+    ],
+}
+
+
+def explain_variants(sql: str) -> dict[str, str]:
+    from django.db import transaction
+
+    plans = {}
+    for label, statements in INDEX_VARIANTS.items():
+        with transaction.atomic():
+            for statement in statements:
+                execute(statement)
+            plans[label] = explain(sql)
+            transaction.set_rollback(True)
+    sizes = execute(
+        "SELECT pg_size_pretty(pg_relation_size('incident_state_priority')), "
+        "pg_size_pretty(pg_relation_size('incident_open_by_priority'))"
+    )[0]
+    plans["index sizes"] = f"incident_state_priority {sizes[0]}, incident_open_by_priority {sizes[1]}"
+    return plans
+
+
 def set_mode(mode: str) -> None:
     from incidents.services import set_property
 
@@ -342,6 +374,9 @@ def main() -> int:
         print(f"\nsweep_candidates SQL:\n{largest['sql']}\n")
         print(f"EXPLAIN (ANALYZE, BUFFERS) at {largest['closed_incidents']:,} closed incidents:")
         print(plans[str(largest["closed_incidents"])])
+        for label, plan in explain_variants(largest["sql"]).items():
+            plans[label] = plan
+            print(f"\n{label}:\n{plan}")
 
         if args.history_mis:
             execute(HISTORY_MIS_SQL, {"n": args.history_mis})

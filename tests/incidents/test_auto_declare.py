@@ -74,7 +74,7 @@ def test_the_seeded_rules_read_their_thresholds_from_properties(db):
     assert all(r.enabled and r.max_priority == 1 for r in rules.values())
 
 
-# --- Rule 1: P1 unacknowledged ---------------------------------------------------------------------
+# --- Rule 1: P1 unacknowledged --------------------------------------------------------------------
 
 
 def test_p1_unacknowledged_for_14_59_is_not_declared(unacked_p1):
@@ -228,8 +228,9 @@ def test_the_first_matching_rule_wins(roster_ic, make_ci):
 
 def make_incident_without_evaluation(**fields: Any) -> Incident:
     """An incident whose on-commit evaluation never runs (it is left to the sweep)."""
-    return services.create_incident(actor=None, short_description="API down", impact=1, urgency=1,
-                                    **fields)  # fmt: skip
+    return services.create_incident(
+        actor=None, short_description="API down", impact=1, urgency=1, **fields
+    )
 
 
 # --- Idempotence ----------------------------------------------------------------------------------
@@ -274,8 +275,9 @@ def test_the_sweep_ignores_incidents_that_cannot_match(roster_ic, create):
 # --- Propose mode, candidates ---------------------------------------------------------------------
 
 
-def test_propose_mode_makes_a_candidate_not_an_mi(unacked_p1, set_prop, listen,
-                                                  django_capture_on_commit_callbacks):  # fmt: skip
+def test_propose_mode_makes_a_candidate_not_an_mi(
+    unacked_p1, set_prop, listen, django_capture_on_commit_callbacks
+):
     proposed = listen(events.major_incident_proposed)
     set_prop("major_incident_auto_declare_mode", "propose")
     with django_capture_on_commit_callbacks(execute=True):
@@ -377,7 +379,7 @@ def test_a_disabled_rule_does_nothing(unacked_p1):
     assert _sweep(T0 + timedelta(hours=1)) == []
 
 
-# --- Who commands a declared MI --------------------------------------------------------------------
+# --- Who commands a declared MI -------------------------------------------------------------------
 
 
 def test_no_commander_on_the_roster_makes_a_candidate_with_that_reason(create):

@@ -107,8 +107,9 @@ def test_a_late_run_catches_up_once(mi0):
     ]  # fmt: skip
 
 
-def test_the_resolution_hours_property_moves_the_escalation(mi0, sam,
-                                                            django_capture_on_commit_callbacks):  # fmt: skip
+def test_the_resolution_hours_property_moves_the_escalation(
+    mi0, sam, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         services.set_property(key="escalation_resolution_hours", value=4, actor=sam)
     assert _run(T0 + 3 * H) == []

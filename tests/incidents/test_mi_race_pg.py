@@ -18,7 +18,6 @@ import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -165,9 +164,9 @@ def test_two_sweeps_at_once_declare_each_of_100_incidents_once(tmp_path):
     # Not candidates: acknowledged, closed, fresh, or P2.
     Incident.objects.bulk_create(
         [
-            *(Incident(short_description="Acked", priority=1, created_at=now - timedelta(minutes=20),
-                       acknowledged_at=now - timedelta(minutes=10), state=IncidentState.IN_PROGRESS)
-              for _ in range(10)),
+            *(Incident(short_description="Acked", priority=1, state=IncidentState.IN_PROGRESS,
+                       created_at=now - timedelta(minutes=20),
+                       acknowledged_at=now - timedelta(minutes=10)) for _ in range(10)),
             *(Incident(short_description="Closed", priority=1, state=IncidentState.CLOSED,
                        created_at=now - timedelta(days=3)) for _ in range(10)),
             *(Incident(short_description="Fresh", priority=1, created_at=now) for _ in range(10)),

@@ -208,10 +208,13 @@ def test_declared_signal_is_not_sent_when_the_transaction_rolls_back(
     p1, alice, listen, django_capture_on_commit_callbacks
 ):
     declared = listen(events.major_incident_declared)
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
-            declare(p1, alice)
-            raise RuntimeError("the caller fails after declaring")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        declare(p1, alice)
+        raise RuntimeError("the caller fails after declaring")
     assert declared.calls == []
     assert not MajorIncident.objects.exists()
 
