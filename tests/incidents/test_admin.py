@@ -15,7 +15,9 @@ from incidents.models import (
     CIDependency,
     ConfigurationItem,
     Incident,
+    MajorIncidentCandidate,
     Problem,
+    RoleRoster,
     SystemProperty,
     SystemPropertyChange,
     TimelineKind,
@@ -29,7 +31,13 @@ ADMIN_MODELS = sorted(
     for model in admin.site._registry
     if model._meta.app_label in ("incidents", "auth", "django_celery_beat")
 )
-NO_ADD = {"incidents.SystemProperty", "incidents.TimelineEntry"}  # fixed set / append-only
+# A fixed set, an append-only log, and rows only rules and escalations create.
+NO_ADD = {
+    "incidents.SystemProperty",
+    "incidents.TimelineEntry",
+    "incidents.EscalationFiring",
+    "incidents.MajorIncidentCandidate",
+}
 
 
 def _url(label: str, page: str = "changelist", pk: Any = None) -> str:
@@ -60,6 +68,16 @@ def populated(make_ci, make_incident, sam):
         planned_end=timezone.now() + timedelta(hours=1),
     )
     services.set_property(key=THRESHOLD, value=60, actor=sam)
+    # Major-incident rows: an on-call IC, a declared MI with an escalation that fired, and a
+    # rule's proposal waiting for a manager.
+    RoleRoster.objects.create(role="major_incident_manager", user=sam)
+    declared = make_incident(actor=sam, short_description="Gateway 503s", impact=2, urgency=2)
+    mi = services.declare_major_incident(
+        incident=declared, manager=sam, actor=sam, initial_impact_statement="All API calls fail"
+    )
+    services.evaluate_escalations(now=mi.declared_at + timedelta(hours=3))
+    proposed = make_incident(actor=sam, short_description="Search slow", impact=3, urgency=3)
+    MajorIncidentCandidate.objects.create(incident=proposed, reason="P1, 80 affected users")
     return {"incident": incident, "ci": ci, "db_ci": db_ci, "problem": problem}
 
 

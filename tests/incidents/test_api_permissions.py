@@ -306,6 +306,7 @@ def _claims(token: str) -> dict[str, Any]:
         ("oscar", []),
     ],
 )
+@pytest.mark.django_db
 def test_token_for_good_credentials_carries_roles(request, api, persona, roles):
     user = request.getfixturevalue(persona)
     response = api.post(
