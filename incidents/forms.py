@@ -87,7 +87,7 @@ class IncidentForm(forms.Form):
     impact = forms.TypedChoiceField(choices=Impact.choices, coerce=int, initial=Impact.LOW)
     urgency = forms.TypedChoiceField(choices=Urgency.choices, coerce=int, initial=Urgency.LOW)
     priority = forms.TypedChoiceField(
-        choices=[("", "Computed from impact × urgency"), *Priority.choices],  # noqa: RUF001
+        choices=[("", "Computed from impact × urgency"), *Priority.choices],
         coerce=int,
         empty_value=None,
         required=False,

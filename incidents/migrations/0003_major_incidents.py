@@ -7,352 +7,758 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('incidents', '0002_role_groups_and_system_properties'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("incidents", "0002_role_groups_and_system_properties"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AutoDeclarationRule',
+            name="AutoDeclarationRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('order', models.PositiveIntegerField(db_index=True, default=100)),
-                ('enabled', models.BooleanField(default=True)),
-                ('action', models.CharField(choices=[('declare', 'Declare'), ('propose', 'Propose (an ITSM manager accepts or rejects)')], default='declare', max_length=16)),
-                ('max_priority', models.PositiveSmallIntegerField(blank=True, choices=[(1, 'P1 - Critical'), (2, 'P2 - High'), (3, 'P3 - Moderate'), (4, 'P4 - Low'), (5, 'P5 - Planning')], help_text='Priority this high or higher', null=True)),
-                ('states', models.JSONField(blank=True, default=list, help_text='Incident states it applies to; empty: any open state')),
-                ('unacknowledged_minutes', models.PositiveIntegerField(blank=True, null=True)),
-                ('unacknowledged_minutes_property', models.CharField(blank=True, max_length=100)),
-                ('min_affected_users', models.PositiveIntegerField(blank=True, help_text='Matches when affected users are MORE than this', null=True)),
-                ('min_affected_users_property', models.CharField(blank=True, max_length=100)),
-                ('min_child_incidents', models.PositiveIntegerField(blank=True, null=True)),
-                ('max_ci_criticality', models.PositiveSmallIntegerField(blank=True, choices=[(1, '1 - Critical'), (2, '2 - High'), (3, '3 - Medium'), (4, '4 - Low')], help_text='Affected CI this critical or more', null=True)),
-                ('is_security', models.BooleanField(blank=True, null=True)),
-                ('description', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("order", models.PositiveIntegerField(db_index=True, default=100)),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("declare", "Declare"),
+                            ("propose", "Propose (an ITSM manager accepts or rejects)"),
+                        ],
+                        default="declare",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "max_priority",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (1, "P1 - Critical"),
+                            (2, "P2 - High"),
+                            (3, "P3 - Moderate"),
+                            (4, "P4 - Low"),
+                            (5, "P5 - Planning"),
+                        ],
+                        help_text="Priority this high or higher",
+                        null=True,
+                    ),
+                ),
+                (
+                    "states",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Incident states it applies to; empty: any open state",
+                    ),
+                ),
+                ("unacknowledged_minutes", models.PositiveIntegerField(blank=True, null=True)),
+                ("unacknowledged_minutes_property", models.CharField(blank=True, max_length=100)),
+                (
+                    "min_affected_users",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Matches when affected users are MORE than this",
+                        null=True,
+                    ),
+                ),
+                ("min_affected_users_property", models.CharField(blank=True, max_length=100)),
+                ("min_child_incidents", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "max_ci_criticality",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (1, "1 - Critical"),
+                            (2, "2 - High"),
+                            (3, "3 - Medium"),
+                            (4, "4 - Low"),
+                        ],
+                        help_text="Affected CI this critical or more",
+                        null=True,
+                    ),
+                ),
+                ("is_security", models.BooleanField(blank=True, null=True)),
+                ("description", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['order', 'id'],
+                "ordering": ["order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='EscalationFiring',
+            name="EscalationFiring",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('triggered_at', models.DateTimeField(help_text="When the policy's condition started to hold")),
-                ('fired_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "triggered_at",
+                    models.DateTimeField(help_text="When the policy's condition started to hold"),
+                ),
+                ("fired_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['fired_at', 'id'],
+                "ordering": ["fired_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='EscalationPolicy',
+            name="EscalationPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('trigger', models.CharField(choices=[('open_too_long', 'Open longer than escalation_resolution_hours'), ('ticket_volume', 'Linked-ticket volume over factor × normal'), ('media_attention', 'Media attention flag set'), ('security', 'Security major incident')], max_length=32, unique=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('description', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("open_too_long", "Open longer than escalation_resolution_hours"),
+                            ("ticket_volume", "Linked-ticket volume over factor × normal"),
+                            ("media_attention", "Media attention flag set"),
+                            ("security", "Security major incident"),
+                        ],
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("description", models.TextField(blank=True)),
             ],
             options={
-                'verbose_name_plural': 'escalation policies',
-                'ordering': ['name'],
+                "verbose_name_plural": "escalation policies",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='EscalationStep',
+            name="EscalationStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveSmallIntegerField(default=1)),
-                ('delay_minutes', models.PositiveIntegerField(default=0)),
-                ('target_label', models.CharField(help_text='e.g. Engineering VP, CTO', max_length=200)),
-                ('target_role', models.CharField(blank=True, choices=[('major_incident_manager', 'Major incident manager (IC)'), ('technical_lead', 'Technical lead'), ('communications_lead', 'Communications lead'), ('support_lead', 'Support lead'), ('scribe', 'Scribe'), ('executive_sponsor', 'Executive sponsor'), ('problem_manager', 'Problem manager'), ('change_manager', 'Change manager'), ('service_desk', 'Service desk'), ('mit_member', 'MIT member'), ('external_consultant', 'External consultant')], max_length=32)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(default=1)),
+                ("delay_minutes", models.PositiveIntegerField(default=0)),
+                (
+                    "target_label",
+                    models.CharField(help_text="e.g. Engineering VP, CTO", max_length=200),
+                ),
+                (
+                    "target_role",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("major_incident_manager", "Major incident manager (IC)"),
+                            ("technical_lead", "Technical lead"),
+                            ("communications_lead", "Communications lead"),
+                            ("support_lead", "Support lead"),
+                            ("scribe", "Scribe"),
+                            ("executive_sponsor", "Executive sponsor"),
+                            ("problem_manager", "Problem manager"),
+                            ("change_manager", "Change manager"),
+                            ("service_desk", "Service desk"),
+                            ("mit_member", "MIT member"),
+                            ("external_consultant", "External consultant"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['policy', 'order', 'id'],
+                "ordering": ["policy", "order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='MajorIncident',
+            name="MajorIncident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('declared', 'Declared'), ('investigating', 'Investigating'), ('identified', 'Identified'), ('monitoring', 'Monitoring'), ('resolved', 'Resolved'), ('closed', 'Closed'), ('cancelled', 'Cancelled')], db_index=True, default='declared', max_length=16)),
-                ('summary', models.TextField(blank=True)),
-                ('impact_statement', models.TextField()),
-                ('bridge_link', models.URLField(blank=True, max_length=500)),
-                ('is_security', models.BooleanField(default=False)),
-                ('media_attention', models.BooleanField(default=False)),
-                ('trigger_reason', models.TextField(blank=True)),
-                ('next_update_due_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('cancel_reason', models.TextField(blank=True)),
-                ('pir_published_at', models.DateTimeField(blank=True, help_text='Set by the post-incident review when it is published', null=True)),
-                ('impact_started_at', models.DateTimeField(blank=True, null=True)),
-                ('detected_at', models.DateTimeField(blank=True, null=True)),
-                ('declared_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('war_room_opened_at', models.DateTimeField(blank=True, null=True)),
-                ('first_stakeholder_update_at', models.DateTimeField(blank=True, null=True)),
-                ('first_customer_update_at', models.DateTimeField(blank=True, null=True)),
-                ('root_cause_identified_at', models.DateTimeField(blank=True, null=True)),
-                ('mitigated_at', models.DateTimeField(blank=True, null=True)),
-                ('fix_deployed_at', models.DateTimeField(blank=True, null=True)),
-                ('monitoring_started_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('all_clear_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("declared", "Declared"),
+                            ("investigating", "Investigating"),
+                            ("identified", "Identified"),
+                            ("monitoring", "Monitoring"),
+                            ("resolved", "Resolved"),
+                            ("closed", "Closed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="declared",
+                        max_length=16,
+                    ),
+                ),
+                ("summary", models.TextField(blank=True)),
+                ("impact_statement", models.TextField()),
+                ("bridge_link", models.URLField(blank=True, max_length=500)),
+                ("is_security", models.BooleanField(default=False)),
+                ("media_attention", models.BooleanField(default=False)),
+                ("trigger_reason", models.TextField(blank=True)),
+                ("next_update_due_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("cancel_reason", models.TextField(blank=True)),
+                (
+                    "pir_published_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set by the post-incident review when it is published",
+                        null=True,
+                    ),
+                ),
+                ("impact_started_at", models.DateTimeField(blank=True, null=True)),
+                ("detected_at", models.DateTimeField(blank=True, null=True)),
+                ("declared_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("war_room_opened_at", models.DateTimeField(blank=True, null=True)),
+                ("first_stakeholder_update_at", models.DateTimeField(blank=True, null=True)),
+                ("first_customer_update_at", models.DateTimeField(blank=True, null=True)),
+                ("root_cause_identified_at", models.DateTimeField(blank=True, null=True)),
+                ("mitigated_at", models.DateTimeField(blank=True, null=True)),
+                ("fix_deployed_at", models.DateTimeField(blank=True, null=True)),
+                ("monitoring_started_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("all_clear_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-id'],
-                'permissions': [('declare_majorincident', 'Can declare, cancel or downgrade a major incident'), ('manage_majorincident', 'Can run a major incident: roles, lifecycle, milestones'), ('post_timeline_majorincident', "Can post to a major incident's timeline"), ('edit_scratchpad_majorincident', "Can edit a major incident's scratchpad"), ('send_updates_majorincident', "Can send a major incident's stakeholder updates")],
+                "ordering": ["-id"],
+                "permissions": [
+                    ("declare_majorincident", "Can declare, cancel or downgrade a major incident"),
+                    (
+                        "manage_majorincident",
+                        "Can run a major incident: roles, lifecycle, milestones",
+                    ),
+                    ("post_timeline_majorincident", "Can post to a major incident's timeline"),
+                    ("edit_scratchpad_majorincident", "Can edit a major incident's scratchpad"),
+                    (
+                        "send_updates_majorincident",
+                        "Can send a major incident's stakeholder updates",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MajorIncidentCandidate',
+            name="MajorIncidentCandidate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('accepted', 'Accepted'), ('rejected', 'Rejected')], db_index=True, default='pending', max_length=16)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decision_reason', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("accepted", "Accepted"),
+                            ("rejected", "Rejected"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("decision_reason", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name': 'major incident candidate',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "major incident candidate",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='MajorIncidentGroupObjectPermission',
+            name="MajorIncidentGroupObjectPermission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='MajorIncidentUserObjectPermission',
+            name="MajorIncidentUserObjectPermission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='RaciActivity',
+            name="RaciActivity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('order', models.PositiveSmallIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("order", models.PositiveSmallIntegerField(default=0)),
             ],
             options={
-                'verbose_name_plural': 'RACI activities',
-                'ordering': ['order', 'code'],
+                "verbose_name_plural": "RACI activities",
+                "ordering": ["order", "code"],
             },
         ),
         migrations.CreateModel(
-            name='RaciEntry',
+            name="RaciEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('major_incident_manager', 'Major incident manager (IC)'), ('technical_lead', 'Technical lead'), ('communications_lead', 'Communications lead'), ('support_lead', 'Support lead'), ('scribe', 'Scribe'), ('executive_sponsor', 'Executive sponsor'), ('problem_manager', 'Problem manager'), ('change_manager', 'Change manager'), ('service_desk', 'Service desk'), ('mit_member', 'MIT member'), ('external_consultant', 'External consultant')], max_length=32)),
-                ('letter', models.CharField(choices=[('R', 'Responsible'), ('A', 'Accountable'), ('C', 'Consulted'), ('I', 'Informed')], max_length=1)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("major_incident_manager", "Major incident manager (IC)"),
+                            ("technical_lead", "Technical lead"),
+                            ("communications_lead", "Communications lead"),
+                            ("support_lead", "Support lead"),
+                            ("scribe", "Scribe"),
+                            ("executive_sponsor", "Executive sponsor"),
+                            ("problem_manager", "Problem manager"),
+                            ("change_manager", "Change manager"),
+                            ("service_desk", "Service desk"),
+                            ("mit_member", "MIT member"),
+                            ("external_consultant", "External consultant"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "letter",
+                    models.CharField(
+                        choices=[
+                            ("R", "Responsible"),
+                            ("A", "Accountable"),
+                            ("C", "Consulted"),
+                            ("I", "Informed"),
+                        ],
+                        max_length=1,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'RACI entries',
-                'ordering': ['activity', 'role'],
+                "verbose_name_plural": "RACI entries",
+                "ordering": ["activity", "role"],
             },
         ),
         migrations.CreateModel(
-            name='RoleAssignment',
+            name="RoleAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('major_incident_manager', 'Major incident manager (IC)'), ('technical_lead', 'Technical lead'), ('communications_lead', 'Communications lead'), ('support_lead', 'Support lead'), ('scribe', 'Scribe'), ('executive_sponsor', 'Executive sponsor'), ('problem_manager', 'Problem manager'), ('change_manager', 'Change manager'), ('service_desk', 'Service desk'), ('mit_member', 'MIT member'), ('external_consultant', 'External consultant')], max_length=32)),
-                ('assigned_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('removed_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("major_incident_manager", "Major incident manager (IC)"),
+                            ("technical_lead", "Technical lead"),
+                            ("communications_lead", "Communications lead"),
+                            ("support_lead", "Support lead"),
+                            ("scribe", "Scribe"),
+                            ("executive_sponsor", "Executive sponsor"),
+                            ("problem_manager", "Problem manager"),
+                            ("change_manager", "Change manager"),
+                            ("service_desk", "Service desk"),
+                            ("mit_member", "MIT member"),
+                            ("external_consultant", "External consultant"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("assigned_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("removed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['assigned_at', 'id'],
+                "ordering": ["assigned_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='RoleRoster',
+            name="RoleRoster",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('major_incident_manager', 'Major incident manager (IC)'), ('technical_lead', 'Technical lead'), ('communications_lead', 'Communications lead'), ('support_lead', 'Support lead'), ('scribe', 'Scribe'), ('executive_sponsor', 'Executive sponsor'), ('problem_manager', 'Problem manager'), ('change_manager', 'Change manager'), ('service_desk', 'Service desk'), ('mit_member', 'MIT member'), ('external_consultant', 'External consultant')], max_length=32, unique=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("major_incident_manager", "Major incident manager (IC)"),
+                            ("technical_lead", "Technical lead"),
+                            ("communications_lead", "Communications lead"),
+                            ("support_lead", "Support lead"),
+                            ("scribe", "Scribe"),
+                            ("executive_sponsor", "Executive sponsor"),
+                            ("problem_manager", "Problem manager"),
+                            ("change_manager", "Change manager"),
+                            ("service_desk", "Service desk"),
+                            ("mit_member", "MIT member"),
+                            ("external_consultant", "External consultant"),
+                        ],
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'on-call roster entry',
-                'verbose_name_plural': 'on-call roster',
-                'ordering': ['role'],
+                "verbose_name": "on-call roster entry",
+                "verbose_name_plural": "on-call roster",
+                "ordering": ["role"],
             },
         ),
         migrations.AlterField(
-            model_name='timelineentry',
-            name='kind',
-            field=models.CharField(choices=[('created', 'Created'), ('updated', 'Updated'), ('state_changed', 'State changed'), ('acknowledged', 'Acknowledged'), ('priority_changed', 'Priority changed'), ('impact_changed', 'Affected users changed'), ('linked', 'Linked'), ('resolved', 'Resolved'), ('note', 'Note'), ('declared', 'Major incident declared'), ('mi_status_changed', 'Major incident status changed'), ('role_assigned', 'Role assigned'), ('role_removed', 'Role removed'), ('milestone', 'Milestone recorded'), ('escalated', 'Escalated'), ('proposed', 'Proposed as a major incident'), ('proposal_rejected', 'Proposal rejected')], max_length=32),
+            model_name="timelineentry",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("created", "Created"),
+                    ("updated", "Updated"),
+                    ("state_changed", "State changed"),
+                    ("acknowledged", "Acknowledged"),
+                    ("priority_changed", "Priority changed"),
+                    ("impact_changed", "Affected users changed"),
+                    ("linked", "Linked"),
+                    ("resolved", "Resolved"),
+                    ("note", "Note"),
+                    ("declared", "Major incident declared"),
+                    ("mi_status_changed", "Major incident status changed"),
+                    ("role_assigned", "Role assigned"),
+                    ("role_removed", "Role removed"),
+                    ("milestone", "Milestone recorded"),
+                    ("escalated", "Escalated"),
+                    ("proposed", "Proposed as a major incident"),
+                    ("proposal_rejected", "Proposal rejected"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(condition=models.Q(('state__in', ['new', 'in_progress', 'on_hold'])), fields=['priority', 'created_at'], name='incident_open_by_priority'),
+            model_name="incident",
+            index=models.Index(
+                condition=models.Q(("state__in", ["new", "in_progress", "on_hold"])),
+                fields=["priority", "created_at"],
+                name="incident_open_by_priority",
+            ),
         ),
         migrations.AddField(
-            model_name='escalationstep',
-            name='policy',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='incidents.escalationpolicy'),
+            model_name="escalationstep",
+            name="policy",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="steps",
+                to="incidents.escalationpolicy",
+            ),
         ),
         migrations.AddField(
-            model_name='escalationstep',
-            name='target_group',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='auth.group'),
+            model_name="escalationstep",
+            name="target_group",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="auth.group",
+            ),
         ),
         migrations.AddField(
-            model_name='escalationfiring',
-            name='step',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='incidents.escalationstep'),
+            model_name="escalationfiring",
+            name="step",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="incidents.escalationstep",
+            ),
         ),
         migrations.AddField(
-            model_name='majorincident',
-            name='declared_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="majorincident",
+            name="declared_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='majorincident',
-            name='incident',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='major_incident', to='incidents.incident'),
+            model_name="majorincident",
+            name="incident",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="major_incident",
+                to="incidents.incident",
+            ),
         ),
         migrations.AddField(
-            model_name='majorincident',
-            name='problem',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='major_incidents', to='incidents.problem'),
+            model_name="majorincident",
+            name="problem",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="major_incidents",
+                to="incidents.problem",
+            ),
         ),
         migrations.AddField(
-            model_name='majorincident',
-            name='trigger_rule',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='incidents.autodeclarationrule'),
+            model_name="majorincident",
+            name="trigger_rule",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="incidents.autodeclarationrule",
+            ),
         ),
         migrations.AddField(
-            model_name='escalationfiring',
-            name='major_incident',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='escalations', to='incidents.majorincident'),
+            model_name="escalationfiring",
+            name="major_incident",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="escalations",
+                to="incidents.majorincident",
+            ),
         ),
         migrations.AddField(
-            model_name='timelineentry',
-            name='major_incident',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='timeline', to='incidents.majorincident'),
+            model_name="timelineentry",
+            name="major_incident",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="timeline",
+                to="incidents.majorincident",
+            ),
         ),
         migrations.AddField(
-            model_name='majorincidentcandidate',
-            name='decided_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="majorincidentcandidate",
+            name="decided_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='majorincidentcandidate',
-            name='incident',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='mi_candidate', to='incidents.incident'),
+            model_name="majorincidentcandidate",
+            name="incident",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="mi_candidate",
+                to="incidents.incident",
+            ),
         ),
         migrations.AddField(
-            model_name='majorincidentcandidate',
-            name='major_incident',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='incidents.majorincident'),
+            model_name="majorincidentcandidate",
+            name="major_incident",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="incidents.majorincident",
+            ),
         ),
         migrations.AddField(
-            model_name='majorincidentcandidate',
-            name='rule',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='incidents.autodeclarationrule'),
+            model_name="majorincidentcandidate",
+            name="rule",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="incidents.autodeclarationrule",
+            ),
         ),
         migrations.AddField(
-            model_name='majorincidentgroupobjectpermission',
-            name='content_object',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='incidents.majorincident'),
+            model_name="majorincidentgroupobjectpermission",
+            name="content_object",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="incidents.majorincident"
+            ),
         ),
         migrations.AddField(
-            model_name='majorincidentgroupobjectpermission',
-            name='group',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.group'),
+            model_name="majorincidentgroupobjectpermission",
+            name="group",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="auth.group"),
         ),
         migrations.AddField(
-            model_name='majorincidentgroupobjectpermission',
-            name='permission',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.permission'),
+            model_name="majorincidentgroupobjectpermission",
+            name="permission",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="auth.permission"
+            ),
         ),
         migrations.AddField(
-            model_name='majorincidentuserobjectpermission',
-            name='content_object',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='incidents.majorincident'),
+            model_name="majorincidentuserobjectpermission",
+            name="content_object",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="incidents.majorincident"
+            ),
         ),
         migrations.AddField(
-            model_name='majorincidentuserobjectpermission',
-            name='permission',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.permission'),
+            model_name="majorincidentuserobjectpermission",
+            name="permission",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="auth.permission"
+            ),
         ),
         migrations.AddField(
-            model_name='majorincidentuserobjectpermission',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL),
+            model_name="majorincidentuserobjectpermission",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='racientry',
-            name='activity',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='incidents.raciactivity'),
+            model_name="racientry",
+            name="activity",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="entries",
+                to="incidents.raciactivity",
+            ),
         ),
         migrations.AddField(
-            model_name='roleassignment',
-            name='assigned_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="roleassignment",
+            name="assigned_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='roleassignment',
-            name='major_incident',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='role_assignments', to='incidents.majorincident'),
+            model_name="roleassignment",
+            name="major_incident",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="role_assignments",
+                to="incidents.majorincident",
+            ),
         ),
         migrations.AddField(
-            model_name='roleassignment',
-            name='removed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="roleassignment",
+            name="removed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='roleassignment',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="roleassignment",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='roleroster',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="roleroster",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='escalationstep',
-            constraint=models.UniqueConstraint(fields=('policy', 'order'), name='uniq_escalation_step_order'),
+            model_name="escalationstep",
+            constraint=models.UniqueConstraint(
+                fields=("policy", "order"), name="uniq_escalation_step_order"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='escalationfiring',
-            constraint=models.UniqueConstraint(fields=('major_incident', 'step'), name='uniq_escalation_firing'),
+            model_name="escalationfiring",
+            constraint=models.UniqueConstraint(
+                fields=("major_incident", "step"), name="uniq_escalation_firing"
+            ),
         ),
         migrations.AlterUniqueTogether(
-            name='majorincidentgroupobjectpermission',
-            unique_together={('group', 'permission', 'content_object')},
+            name="majorincidentgroupobjectpermission",
+            unique_together={("group", "permission", "content_object")},
         ),
         migrations.AlterUniqueTogether(
-            name='majorincidentuserobjectpermission',
-            unique_together={('user', 'permission', 'content_object')},
+            name="majorincidentuserobjectpermission",
+            unique_together={("user", "permission", "content_object")},
         ),
         migrations.AddConstraint(
-            model_name='racientry',
-            constraint=models.UniqueConstraint(fields=('activity', 'role'), name='uniq_raci_activity_role'),
+            model_name="racientry",
+            constraint=models.UniqueConstraint(
+                fields=("activity", "role"), name="uniq_raci_activity_role"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='roleassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('removed_at__isnull', True), ('role', 'major_incident_manager')), fields=('major_incident',), name='one_active_ic_per_mi'),
+            model_name="roleassignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("removed_at__isnull", True), ("role", "major_incident_manager")
+                ),
+                fields=("major_incident",),
+                name="one_active_ic_per_mi",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='roleassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('removed_at__isnull', True)), fields=('major_incident', 'role', 'user'), name='uniq_active_role_holder'),
+            model_name="roleassignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("removed_at__isnull", True)),
+                fields=("major_incident", "role", "user"),
+                name="uniq_active_role_holder",
+            ),
         ),
     ]
