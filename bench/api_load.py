@@ -24,6 +24,7 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -353,7 +354,9 @@ def client_main(config: dict[str, Any]) -> dict[str, Any]:
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "wall_seconds": wall,
         "latencies": latencies,
         "statuses": dict(statuses),
@@ -542,13 +545,25 @@ def main() -> int:
         # One short untimed burst so that every worker has connected and imported everything.
         run_client({**base, "method": "GET", "path": plan[0][1], "concurrency": args.workers * 2,
                     "requests": args.workers * 10})  # fmt: skip
+        master = gunicorn.pid
+        meter = benchlib.CpuMeter(
+            lambda: (
+                {os.getpid(), master} | benchlib.children_of(master) | benchlib.postgres_backends()
+            )
+        )
         for method, path, concurrency, count in plan:
             load_before = benchlib.loadavg()
+            meter.start()
             result = run_client(
                 {**base, "method": method, "path": path, "concurrency": concurrency,
                  "requests": count, "seed": args.seed + concurrency}
             )  # fmt: skip
+            cpu = meter.stop(result.get("cpu_seconds", 0.0))
             stats = phase_stats(f"{method} {path}", concurrency, result)
+            stats["cpu"] = cpu
+            # gunicorn + PostgreSQL (+ this idle parent), without the load client's own CPU.
+            server = cpu["ours_seconds"] - result.get("cpu_seconds", 0.0)
+            stats["server_cpu_ms_per_request"] = 1000 * server / max(1, stats["requests"])
             stats["queries"] = queries[f"{method} {path}"]["queries"]
             stats["transaction_statements"] = queries[f"{method} {path}"]["transaction_statements"]
             stats["loadavg_before"] = load_before
@@ -556,7 +571,9 @@ def main() -> int:
             print(
                 f"{stats['endpoint']:36} c={concurrency:<3} {stats['requests']:>5} requests "
                 f"({stats['errors']} errors) {stats['rps']:7.1f} req/s  "
-                f"p50 {benchlib.ms(stats['p50'])} ms  p95 {benchlib.ms(stats['p95'])} ms",
+                f"p50 {benchlib.ms(stats['p50'])} ms  p95 {benchlib.ms(stats['p95'])} ms  "
+                f"CPU ours {cpu['ours_cores']:.2f} others {cpu['others_cores']:.2f} cores, "
+                f"server CPU {stats['server_cpu_ms_per_request']:.1f} ms/request",
                 flush=True,
             )
             for failure in stats["failures"]:
@@ -578,7 +595,8 @@ def main() -> int:
     rows = [
         [p["endpoint"], p["concurrency"], f"{p['requests']:,}", p["errors"], f"{p['rps']:.1f}",
          benchlib.ms(p["p50"]), benchlib.ms(p["p95"]), p["queries"], p["transaction_statements"],
-         f"{p['loadavg_before']:.2f}"]
+         f"{p['server_cpu_ms_per_request']:.1f}",
+         f"{p['cpu']['ours_cores']:.2f} / {p['cpu']['others_cores']:.2f}"]
         for p in phases
     ]  # fmt: skip
     print(
@@ -598,7 +616,8 @@ def main() -> int:
                 "p95 ms",
                 "SQL queries",
                 "BEGIN/COMMIT",
-                "1-min load before",
+                "server CPU ms/request",
+                "CPU cores used: this benchmark / other work",
             ],
             rows,
         )

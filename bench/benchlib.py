@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -224,3 +225,81 @@ def wait_for_quiet(max_seconds: float, threshold: float = 0.5) -> float:
     if load >= threshold:
         print(f"WARNING: 1-minute load is {load:.2f}: other work shares the CPUs", file=sys.stderr)
     return load
+
+
+# --- Who used the CPUs during a measurement -------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of one process so far; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def postgres_backends() -> set[int]:
+    """Server processes serving this benchmark's database (ours, by construction)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+def _machine_busy_seconds() -> float:
+    try:
+        parts = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    except (OSError, ValueError):
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = parts
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
+class CpuMeter:
+    """How much of the machine's CPU went to the measured processes, and how much to other work.
+
+    ``ours`` returns the pids that belong to the measurement (called at start and at stop);
+    CPU reported by a process that measured itself (the load client) is passed to ``stop``.
+    """
+
+    def __init__(self, ours: Callable[[], set[int]]) -> None:
+        self.ours = ours
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.busy = _machine_busy_seconds()
+        self.before = {pid: process_cpu_seconds(pid) or 0.0 for pid in self.ours()}
+
+    def stop(self, extra_ours: float = 0.0) -> dict[str, float]:
+        wall = time.monotonic() - self.started
+        busy = _machine_busy_seconds() - self.busy
+        ours = extra_ours
+        for pid in self.ours() | set(self.before):
+            now = process_cpu_seconds(pid)
+            if now is not None:
+                ours += now - self.before.get(pid, 0.0)
+        wall = max(wall, 1e-9)
+        return {
+            "wall_seconds": wall,
+            "ours_seconds": ours,
+            "machine_busy_cores": busy / wall,
+            "ours_cores": ours / wall,
+            "others_cores": max(0.0, busy - ours) / wall,
+        }

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -347,6 +348,8 @@ def run_scale(n: int, args: argparse.Namespace) -> dict[str, Any]:
     cycles = cyclic_components(n, graph.edges)
     load_seconds = load(graph)
     load_before = benchlib.loadavg()
+    meter = benchlib.CpuMeter(lambda: {os.getpid()} | benchlib.postgres_backends())
+    meter.start()
     logical_consumers: dict[int, list[int]] = defaultdict(list)
     for consumer, provider in graph.edges:
         logical_consumers[provider].append(consumer)
@@ -425,7 +428,12 @@ def run_scale(n: int, args: argparse.Namespace) -> dict[str, Any]:
                 row[f"explain_{name}"] = plan
                 row[f"explain_{name}_summary"] = plan_summary(plan)
     result["loadavg_after"] = benchlib.loadavg()
-    print(f"  1-minute load average {load_before:.2f} before, {result['loadavg_after']:.2f} after")
+    result["cpu"] = meter.stop()
+    print(
+        f"  1-minute load average {load_before:.2f} before, {result['loadavg_after']:.2f} after; "
+        f"CPU cores used by this benchmark {result['cpu']['ours_cores']:.2f}, "
+        f"by other work {result['cpu']['others_cores']:.2f}"
+    )
     return result
 
 
@@ -448,7 +456,7 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 "load (COPY + VACUUM ANALYZE)",
                 "cyclic components",
                 "CIs in cycles",
-                "1-min load before / after",
+                "CPU cores used: this benchmark / other work",
             ],
             [
                 [
@@ -457,7 +465,7 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                     f"{r['load_seconds']:.1f} s",
                     r["cyclic_components"],
                     f"{r['cis_in_cycles']:,}",
-                    f"{r['loadavg_before']:.2f} / {r['loadavg_after']:.2f}",
+                    f"{r['cpu']['ours_cores']:.2f} / {r['cpu']['others_cores']:.2f}",
                 ]
                 for r in results
             ],

@@ -1,16 +1,19 @@
 """The auto-declaration sweep's cost against the size of the incident history (issue 3).
 
-For each history size (default 10,000 and 1,000,000 closed incidents) on PostgreSQL:
+For each history size (default 10,000 and 1,000,000 closed incidents), in a PostgreSQL database
+of its own (``<name>_<size>``):
 
-1. Empties the incident tables and bulk-inserts (``INSERT … SELECT generate_series``) the closed
+1. Migrates, and bulk-inserts (``INSERT … SELECT generate_series``) the closed
    history, then the same open set every time: 400 open P2–P4 incidents and 100 open P1
    candidates created 20 minutes ago and never acknowledged; ``VACUUM (ANALYZE)``.
 2. Times ``majors.sweep_candidates()`` (the read: which incidents the sweep looks at), median and
-   p95 over ``--runs`` calls after ``--warmup``; asserts it returns exactly the 100 candidates.
+   p95 over ``--runs`` calls; asserts it returns exactly the 100 candidates.
 3. Times full ``majors.auto_declare_sweep()`` runs over the 100 in mode ``propose`` and in mode
    ``declare`` (``--sweep-runs`` each), resetting between runs by truncating the MI and candidate
    tables (and what cascades from them: timeline, roles, object permissions) and unlinking the
    problems; one extra untimed run per mode counts the SQL queries.
+   Steps 2 and 3 alternate between the databases (blocks of 20 reads; one sweep each in turn),
+   so that other work on the machine weighs on every size alike.
 4. At the largest size prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the exact SQL sweep_candidates
    runs (captured from the connection), and the same with two index variants in transactions
    that are rolled back (without ``incident_state_priority``; with the partial index keyed
@@ -33,6 +36,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import benchlib
 
@@ -147,6 +151,30 @@ def reset_sweep(candidate_ids: list[int]) -> None:
     execute("DELETE FROM incidents_problem")
 
 
+def with_name(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def use_database(url: str, *, migrate: bool = False) -> None:
+    """Point Django's default connection at another bench database (as the test runner does)."""
+    from django.core.management import call_command
+    from django.db import connection, connections
+
+    connections.close_all()
+    connection.settings_dict["NAME"] = urlsplit(url).path.lstrip("/")
+    if migrate:
+        call_command("migrate", verbosity=0, interactive=False)
+
+
+def timed(call: Callable[[], Any], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
 def time_calls(call: Callable[[], Any], runs: int, warmup: int) -> dict[str, float]:
     for _ in range(warmup):
         call()
@@ -250,37 +278,29 @@ class QueryCounter:
         return execute(sql, params, many, context)
 
 
-def full_sweeps(
-    mode: str, candidate_ids: list[int], runs: int
-) -> tuple[dict[str, float], float, list[float]]:
-    """``runs`` timed sweeps plus one counted; returns the timing summary, queries per
-    candidate, and the raw samples."""
+def one_sweep(mode: str, candidate_ids: list[int], counter: QueryCounter | None = None) -> float:
+    """Reset, then one full sweep over the candidates; its duration. Asserts the outcomes."""
     from django.db import connection
 
-    from incidents.majors import auto_declare_sweep
+    from incidents.majors import auto_declare_sweep, sweep_candidates
 
-    expected = "declared" if mode == "declare" else "proposed"
-    set_mode(mode)
-    samples = []
-    for i in range(runs + 1):
-        reset_sweep(candidate_ids)
-        if i == runs:
-            counter = QueryCounter()
-            with connection.execute_wrapper(counter):
-                outcomes = auto_declare_sweep()
-            queries = counter.count / len(candidate_ids)
-        else:
-            started = time.perf_counter()
-            outcomes = auto_declare_sweep()
-            samples.append(time.perf_counter() - started)
-        actions = [o.action for o in outcomes]
-        if len(outcomes) != len(candidate_ids) or set(actions) != {expected}:
-            raise SystemExit(f"sweep in mode {mode}: expected {len(candidate_ids)} {expected}, "
-                             f"got {actions[:5]}… ({len(actions)})")  # fmt: skip
-        if auto_declare_sweep():
-            raise SystemExit("a second sweep acted again")
     reset_sweep(candidate_ids)
-    return benchlib.summarize(samples), queries, samples
+    sweep_candidates()  # the read, untimed: a fresh connection warms its caches
+    started = time.perf_counter()
+    if counter is None:
+        outcomes = auto_declare_sweep()
+    else:
+        with connection.execute_wrapper(counter):
+            outcomes = auto_declare_sweep()
+    elapsed = time.perf_counter() - started
+    expected = "declared" if mode == "declare" else "proposed"
+    actions = [o.action for o in outcomes]
+    if len(outcomes) != len(candidate_ids) or set(actions) != {expected}:
+        raise SystemExit(f"sweep in mode {mode}: expected {len(candidate_ids)} {expected}, "
+                         f"got {actions[:5]}… ({len(actions)})")  # fmt: skip
+    if auto_declare_sweep():
+        raise SystemExit("a second sweep acted again")
+    return elapsed
 
 
 def setup_roster() -> None:
@@ -306,7 +326,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=200, help="timed sweep_candidates() calls")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument(
-        "--sweep-runs", type=int, default=3, help="full sweeps per mode and size (default: 3)"
+        "--sweep-runs", type=int, default=5, help="full sweeps per mode and size (default: 5)"
     )
     parser.add_argument(
         "--history-mis",
@@ -325,56 +345,92 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_sigterm)
 
-    url = benchlib.database_url("mimdesk_bench_sweep")
-    name = benchlib.recreate_database(url)
-    print(f"database {name} (re)created; migrating...", flush=True)
-    benchlib.setup_django(url)
+    base = benchlib.database_url("mimdesk_bench_sweep")
+    urls = {size: with_name(base, f"{urlsplit(base).path.lstrip('/')}_{size}") for size in sizes}
+    for size in sizes:
+        benchlib._bench_database(urls[size])  # refuse a non-bench name before anything else
 
     from django.db import connections
 
-    from incidents.majors import sweep_candidates
-
     results: list[dict[str, Any]] = []
+    rows_by_size: dict[int, dict[str, Any]] = {}
+    ids_by_size: dict[int, list[int]] = {}
     plans: dict[str, str] = {}
     variants: dict[str, str] = {}
     extra: dict[str, Any] = {}
+    created: list[str] = []
     try:
-        pg_version = benchlib.postgres_version()
-        setup_roster()
+        # 1. One database per size, each migrated and loaded once.
         for size in sizes:
+            name = benchlib.recreate_database(urls[size])
+            created.append(urls[size])
+            print(f"database {name} (re)created; migrating...", flush=True)
+            if size == sizes[0]:
+                benchlib.setup_django(urls[size])
+            else:
+                use_database(urls[size], migrate=True)
+            from incidents.majors import sweep_candidates
+
+            pg_version = benchlib.postgres_version()
+            setup_roster()
             candidate_ids, load_seconds = build(size)
-            print(f"\n{size:,} closed incidents + {OPEN_OTHERS} open P2-P4 + {CANDIDATES} "
+            print(f"{size:,} closed incidents + {OPEN_OTHERS} open P2-P4 + {CANDIDATES} "
                   f"candidates loaded in {load_seconds:.1f} s", flush=True)  # fmt: skip
             if sweep_candidates() != candidate_ids:
                 raise SystemExit("sweep_candidates() did not return exactly the candidates")
             sql, read_queries = incident_sql(sweep_candidates)
-            benchlib.wait_for_quiet(args.wait_quiet)
-            load_before = benchlib.loadavg()
-            read = time_calls(sweep_candidates, args.runs, args.warmup)
-            print(
-                f"  sweep_candidates(): median {benchlib.ms(read['median'])} ms, "
-                f"p95 {benchlib.ms(read['p95'])} ms ({read_queries} queries)",
-                flush=True,
-            )
-            plans[f"{size}"] = explain(sql)  # before the sweeps churn the candidates' rows
+            plans[f"{size}"] = explain(sql)  # before any sweep churns the candidates' rows
             if size == sizes[-1]:
                 variants = explain_variants(sql)
-            row: dict[str, Any] = {
+            ids_by_size[size] = candidate_ids
+            rows_by_size[size] = {
                 "closed_incidents": size,
+                "database": name,
                 "load_seconds": load_seconds,
-                "read": read,
                 "read_queries": read_queries,
-                "loadavg_before": load_before,
+                "sql": sql,
             }
-            for mode in ("propose", "declare"):
-                summary, per_candidate, samples = full_sweeps(mode, candidate_ids, args.sweep_runs)
-                row[mode] = {**summary, "queries_per_candidate": per_candidate,
-                             "samples": samples}  # fmt: skip
-                print(f"  auto_declare_sweep() mode {mode}: median {benchlib.ms(summary['median'])}"
-                      f" ms over {len(samples)} runs ({per_candidate:.1f} queries per candidate)",
-                      flush=True)  # fmt: skip
-            row["sql"] = sql
-            results.append(row)
+
+        # 2. Interleaved measurements: each block alternates the sizes, so that other work on
+        #    the machine weighs on every size alike.
+        benchlib.wait_for_quiet(args.wait_quiet)
+        load_before = benchlib.loadavg()
+        block = 20
+        read_samples: dict[int, list[float]] = {size: [] for size in sizes}
+        for _ in range(max(1, args.runs // block)):
+            for size in sizes:
+                use_database(urls[size])
+                timed(sweep_candidates, args.warmup)  # a fresh connection: warm it up
+                read_samples[size] += timed(sweep_candidates, block)
+        for size in sizes:
+            rows_by_size[size]["read"] = benchlib.summarize(read_samples[size])
+            rows_by_size[size]["loadavg_before"] = load_before
+            print(f"{size:>9,}: sweep_candidates() median "
+                  f"{benchlib.ms(rows_by_size[size]['read']['median'])} ms, p95 "
+                  f"{benchlib.ms(rows_by_size[size]['read']['p95'])} ms", flush=True)  # fmt: skip
+        for mode in ("propose", "declare"):
+            for size in sizes:
+                use_database(urls[size])
+                set_mode(mode)
+            samples: dict[int, list[float]] = {size: [] for size in sizes}
+            for _ in range(args.sweep_runs):
+                for size in sizes:
+                    use_database(urls[size])
+                    samples[size].append(one_sweep(mode, ids_by_size[size]))
+            for size in sizes:
+                use_database(urls[size])
+                counter = QueryCounter()
+                one_sweep(mode, ids_by_size[size], counter)
+                reset_sweep(ids_by_size[size])
+                summary = benchlib.summarize(samples[size])
+                per_candidate = counter.count / len(ids_by_size[size])
+                rows_by_size[size][mode] = {**summary, "queries_per_candidate": per_candidate,
+                                            "samples": samples[size]}  # fmt: skip
+                print(f"{size:>9,}: auto_declare_sweep() mode {mode}: median "
+                      f"{benchlib.ms(summary['median'])} ms, runs "
+                      f"{', '.join(benchlib.ms(x) for x in samples[size])} ms "
+                      f"({per_candidate:.1f} queries per candidate)", flush=True)  # fmt: skip
+        results = [rows_by_size[size] for size in sizes]
 
         largest = results[-1]
         print(f"\nsweep_candidates SQL:\n{largest['sql']}\n")
@@ -385,6 +441,8 @@ def main() -> int:
             print(f"\n{label}:\n{plan}")
 
         if args.history_mis:
+            use_database(urls[sizes[-1]])
+            candidate_ids = ids_by_size[sizes[-1]]
             execute(HISTORY_MIS_SQL, {"n": args.history_mis})
             execute(HISTORY_CANDIDATES_SQL, {"n": args.history_mis // 2})
             vacuum_analyze()
@@ -420,7 +478,8 @@ def main() -> int:
     finally:
         connections.close_all()
         if not args.keep_db:
-            benchlib.drop_database(url)
+            for url in created:
+                benchlib.drop_database(url)
 
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

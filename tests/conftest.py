@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,40 @@ def make_user(username: str, *roles: str, staff: bool = False) -> Any:
     user = User.objects.create_user(username=username, password=PASSWORD, is_staff=staff)
     services.set_user_roles(user, roles)
     return user
+
+
+def reseed_reference_data() -> None:
+    """Put back what the data migrations seed: role groups, system properties, rules, RACI,
+    escalation paths and beat schedules. Idempotent.
+
+    A transactional test (live_server, a real worker, a race between processes) ends with a flush
+    that empties every table; the flush's post_migrate recreates permissions and content types,
+    but not our reference rows. Django's ``serialized_rollback`` would restore them by primary
+    key and collides with the recreated content types on PostgreSQL, so we rerun the seeding.
+    """
+    from django.apps import apps
+
+    migrations = "incidents.migrations."
+    roles = importlib.import_module(migrations + "0002_role_groups_and_system_properties")
+    defaults = importlib.import_module(migrations + "0004_major_incident_defaults")
+    roles.grant_roles(apps)
+    roles.create_properties(apps, None)
+    defaults.seed_defaults(apps)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    result = yield
+    marker = item.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or any(
+        name in getattr(item, "fixturenames", ()) for name in ("transactional_db", "live_server")
+    )
+    if transactional:
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            reseed_reference_data()
+    return result
 
 
 @pytest.fixture(autouse=True)

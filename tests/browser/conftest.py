@@ -9,8 +9,8 @@ Two things about Playwright's sync API inside a Django test process:
   calls ("async unsafe") and hands out separate, context-local database connections. So the
   browser lives only as long as one test (function scope), ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set
   only meanwhile, and tests should request their data fixtures *before* ``page``.
-- ``live_server`` needs a transactional database, which Django empties after the test; see
-  ``pytest_runtest_teardown`` below.
+- ``live_server`` needs a transactional database, which Django empties after the test;
+  ``tests/conftest.py`` puts the seeded reference data back.
 """
 
 from __future__ import annotations
@@ -33,28 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """Put back the migrated data (role groups, system properties) that the flush removed.
-
-    ``serialized_rollback`` restores it only at the start of the next test that asks for it, so
-    the plain ``db`` tests pytest-django runs after this one would find no role groups. Reload it
-    here, once the fixtures (and the flush) are done.
-    """
-    result = yield
-    marker = item.get_closest_marker("django_db")
-    if marker is not None and marker.kwargs.get("serialized_rollback"):
-        from django.db import connections
-        from pytest_django.plugin import blocking_manager_key
-
-        with item.config.stash[blocking_manager_key].unblock():
-            for connection in connections.all():
-                contents = getattr(connection, "_test_serialized_contents", None)
-                if contents:
-                    connection.creation.deserialize_db_from_string(contents)
-    return result
 
 
 @pytest.fixture

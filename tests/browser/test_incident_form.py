@@ -11,11 +11,10 @@ import pytest
 from incidents.models import Incident
 from tests.conftest import PASSWORD
 
-# serialized_rollback: live_server needs a transactional database, whose flush would otherwise
-# drop the role groups the data migration created for the tests that run after this one.
+# live_server needs a transactional database; tests/conftest.py reseeds what its flush removes.
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 

@@ -10,9 +10,8 @@ These tests only run when all of these hold; otherwise they are skipped with the
 The ``celery_worker`` fixture starts ``celery -A config worker`` once per session, after
 pytest-django has created the test database, pointed at that database and at the same broker,
 and stops it before the database is dropped. Tests that use it must commit their rows so the
-worker sees them: mark them ``django_db(transaction=True, serialized_rollback=True)`` (the
-serialized rollback puts back the role groups and system properties of the data migrations that
-the flush after a transactional test removes).
+worker sees them: mark them ``django_db(transaction=True)`` (tests/conftest.py puts back the
+reference data of the data migrations that the flush after a transactional test removes).
 """
 
 from __future__ import annotations

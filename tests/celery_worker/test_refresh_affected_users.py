@@ -21,7 +21,7 @@ from .conftest import Worker
 
 pytestmark = [
     pytest.mark.celery_worker,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 POLL_TIMEOUT_S = 20.0

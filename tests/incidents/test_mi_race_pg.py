@@ -5,8 +5,8 @@ fires each escalation step once. SQLite serialises writers, so the proof needs P
 ``DATABASE_URL=postgres://… pytest tests/incidents/test_mi_race_pg.py``.
 
 The rows are committed (a transactional test) so the two subprocesses, each with its own
-connection to the test database, see them. ``serialized_rollback`` puts back the seeded rules,
-role groups and escalation paths that the flush after a transactional test removes.
+connection to the test database, see them; tests/conftest.py puts back the seeded rules, role
+groups and escalation paths that the flush after a transactional test removes.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from tests.incidents.mi_fixtures import IC, declare
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 REPO = Path(__file__).resolve().parents[2]
