@@ -360,8 +360,9 @@ class Incident(NumberedModel):
             models.Index(fields=["state", "priority"], name="incident_state_priority"),
             # The auto-declaration sweep reads open incidents only; a partial index keeps its
             # cost with the open ones however many closed incidents history piles up.
+            # Keyed (priority, id) so the sweep's read is an index-only scan.
             models.Index(
-                fields=["priority", "created_at"],
+                fields=["priority", "id"],
                 condition=models.Q(state__in=["new", "in_progress", "on_hold"]),
                 name="incident_open_by_priority",
             ),
