@@ -40,13 +40,18 @@ class JWTAuthentication(authentication.BaseAuthentication):
     def _sync_user(claims: dict[str, Any]) -> Any:
         """The token's user, created on first sight, with groups set from its roles claim."""
         username = claims[settings.JWT_USERNAME_CLAIM].strip()
+        roles = claims.get(settings.JWT_ROLES_CLAIM, [])
         user_model = get_user_model()
-        with transaction.atomic():
-            # Users known only by token sign in through the IdP, never with a password here.
-            user, _ = user_model.objects.get_or_create(
-                username=username, defaults={"password": make_password(None)}
-            )
-            set_user_roles(user, claims.get(settings.JWT_ROLES_CLAIM, []))
+        # The common case, a known user whose roles did not change, reads and writes nothing
+        # more: set_user_roles only writes when the groups differ from the claim.
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            with transaction.atomic():
+                # Users known only by token sign in through the IdP, never with a password here.
+                user, _ = user_model.objects.get_or_create(
+                    username=username, defaults={"password": make_password(None)}
+                )
+        set_user_roles(user, roles)
         return user
 
     def authenticate_header(self, request: Request) -> str:

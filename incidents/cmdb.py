@@ -44,6 +44,7 @@ class AffectedCI:
 class Impact:
     affected_users: int
     affected_cis: list[AffectedCI]
+    affected_ci_count: int
 
 
 def affected_users(ci_id: int) -> int:
@@ -57,17 +58,32 @@ def affected_users(ci_id: int) -> int:
         return int(cursor.fetchone()[0])
 
 
-def impact(ci_id: int) -> Impact:
-    """The affected users and the list of affected CIs (the CI itself first, then by name)."""
+def impact(ci_id: int, *, limit: int | None = None) -> Impact:
+    """The affected users and the affected CIs (the CI itself first, then by name).
+
+    With ``limit``, only the first ``limit`` CIs are listed (a page shows 100, not the 100,000
+    a core network reaches); the totals still count all of them.
+    """
+    listing = (
+        _DOWNSTREAM + f"SELECT ci.id, ci.name, ci.kind, ci.user_count FROM {_CI} ci "
+        "JOIN reached r ON r.id = ci.id "
+        "ORDER BY CASE WHEN ci.id = %s THEN 0 ELSE 1 END, ci.name"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            _DOWNSTREAM + f"SELECT ci.id, ci.name, ci.kind, ci.user_count FROM {_CI} ci "
-            "JOIN reached r ON r.id = ci.id "
-            "ORDER BY CASE WHEN ci.id = %s THEN 0 ELSE 1 END, ci.name",
-            [ci_id, ci_id],
-        )
-        rows = [AffectedCI(*row) for row in cursor.fetchall()]
-    return Impact(affected_users=sum(r.user_count for r in rows), affected_cis=rows)
+        if limit is None:
+            cursor.execute(listing, [ci_id, ci_id])
+            rows = [AffectedCI(*row) for row in cursor.fetchall()]
+            users, count = sum(r.user_count for r in rows), len(rows)
+        else:
+            cursor.execute(
+                _DOWNSTREAM + f"SELECT COALESCE(SUM(ci.user_count), 0), COUNT(*) FROM {_CI} ci "
+                "JOIN reached r ON r.id = ci.id",
+                [ci_id],
+            )
+            users, count = cursor.fetchone()
+            cursor.execute(listing + " LIMIT %s", [ci_id, ci_id, limit])
+            rows = [AffectedCI(*row) for row in cursor.fetchall()]
+    return Impact(affected_users=int(users), affected_cis=rows, affected_ci_count=int(count))
 
 
 def open_incident_cis_reaching(ci_ids: Iterable[int]) -> list[int]:

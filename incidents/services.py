@@ -525,11 +525,9 @@ def set_user_roles(user: AbstractBaseUser, roles: Iterable[str]) -> None:
     current = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
     if wanted == current:
         return
-    groups = []
-    for name in sorted(wanted):
-        group, _ = Group.objects.get_or_create(name=name)
-        groups.append(group)
-    user.groups.set(groups)  # type: ignore[attr-defined]
+    with transaction.atomic():
+        groups = [Group.objects.get_or_create(name=name)[0] for name in sorted(wanted)]
+        user.groups.set(groups)  # type: ignore[attr-defined]
     # Django caches permissions per user object; drop them so this request sees the new roles.
     for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
         user.__dict__.pop(attr, None)

@@ -252,7 +252,11 @@ def _render_detail(
     declare_form: DeclareMajorIncidentForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    impact = cmdb.impact(incident.affected_ci_id) if incident.affected_ci_id else None
+    impact = (
+        cmdb.impact(incident.affected_ci_id, limit=AFFECTED_CIS_SHOWN)
+        if incident.affected_ci_id
+        else None
+    )
     can_change = _can_change(request)
     major = MajorIncident.objects.filter(incident=incident).first()
     can_declare = major is None and incident.is_open and services.can_declare(request.user)
@@ -262,11 +266,9 @@ def _render_detail(
         "impact": impact,
         "affected_cis": [
             {"name": ci.name, "kind": _kind_label(ci.kind), "user_count": ci.user_count}
-            for ci in (impact.affected_cis[:AFFECTED_CIS_SHOWN] if impact else [])
+            for ci in (impact.affected_cis if impact else [])
         ],
-        "affected_cis_hidden": max(0, len(impact.affected_cis) - AFFECTED_CIS_SHOWN)
-        if impact
-        else 0,
+        "affected_cis_hidden": impact.affected_ci_count - len(impact.affected_cis) if impact else 0,
         "children": children,
         "timeline": incident.timeline.select_related("actor").order_by("created_at", "id"),
         "can_change": can_change,
@@ -745,4 +747,5 @@ def ci_impact(request: HttpRequest, ci_id: int) -> HttpResponse:
     ci = ConfigurationItem.objects.filter(pk=ci_id).first()
     if ci is None:
         raise Http404("No such configuration item")
-    return render(request, "incidents/_ci_impact.html", {"ci": ci, "impact": cmdb.impact(ci.pk)})
+    impact = cmdb.impact(ci.pk, limit=7)  # the note names the first six dependents
+    return render(request, "incidents/_ci_impact.html", {"ci": ci, "impact": impact})

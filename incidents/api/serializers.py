@@ -124,8 +124,20 @@ class AffectedCISerializer(serializers.Serializer):
     user_count = serializers.IntegerField()
 
 
+class ImpactQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100_000,
+        help_text="List at most this many affected CIs (the totals still count all of them)",
+    )
+
+
 class ImpactSerializer(serializers.Serializer):
     affected_users = serializers.IntegerField()
+    affected_ci_count = serializers.IntegerField(
+        help_text="All affected CIs, however many are listed"
+    )
     affected_cis = AffectedCISerializer(many=True)
 
 

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents import cmdb, services, tokens
+from incidents.errors import DomainError
 from incidents.models import (
     Change,
     ConfigurationItem,
@@ -32,6 +33,7 @@ from . import filters
 from .serializers import (
     ChangeSerializer,
     ConfigurationItemSerializer,
+    ImpactQuerySerializer,
     ImpactSerializer,
     IncidentSerializer,
     LinkSerializer,
@@ -139,11 +141,14 @@ class ConfigurationItemViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance: ConfigurationItem) -> None:
         services.delete_configuration_item(ci=instance, actor=self.request.user)
 
-    @extend_schema(responses=ImpactSerializer)
+    @extend_schema(parameters=[ImpactQuerySerializer], responses=ImpactSerializer)
     @action(detail=True, methods=["get"])
     def impact(self, request: Request, pk: str) -> Response:
         ci = self.get_object()
-        return Response(ImpactSerializer(cmdb.impact(ci.pk)).data)
+        query = ImpactQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        impact = cmdb.impact(ci.pk, limit=query.validated_data.get("limit"))
+        return Response(ImpactSerializer(impact).data)
 
 
 class ProblemViewSet(NumberLookupMixin, viewsets.ModelViewSet):
@@ -217,6 +222,14 @@ class TokenView(APIView):
         # With no authentication classes DRF would turn AuthenticationFailed into a 403;
         # bad credentials are a 401 with a challenge (DESIGN, "Authentication and permission").
         return 'Bearer realm="api"'
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if settings.JWT_JWKS_URL:
+            # The API then accepts only the IdP's RS256 tokens; ours (HS256) would be refused.
+            raise DomainError(
+                "tokens are issued by the identity provider (JWT_JWKS_URL is set), not here"
+            )
 
 
 class TokenObtainView(TokenView):

@@ -108,6 +108,7 @@ def test_impact_endpoint_shape(tina_api, diamond):
     assert response.status_code == 200
     assert response.json() == {
         "affected_users": 1111,
+        "affected_ci_count": 4,
         "affected_cis": [
             {"id": a.pk, "name": "A", "kind": "application", "user_count": 1},
             {"id": b.pk, "name": "B", "kind": "application", "user_count": 10},
@@ -313,3 +314,23 @@ def test_refresh_waits_for_commit(
     callbacks[0]()
     incident.refresh_from_db()
     assert incident.affected_users == 111
+
+
+def test_impact_limit_lists_fewer_cis_but_counts_all(alice_api, make_ci):
+    root = make_ci("limit-root", users=1)
+    for i in range(5):
+        make_ci(f"limit-dep-{i}", users=10, depends_on=(root,))
+    body = alice_api.get(f"/api/cis/{root.pk}/impact/?limit=2").json()
+    assert body["affected_users"] == 51
+    assert body["affected_ci_count"] == 6
+    assert [ci["name"] for ci in body["affected_cis"]] == ["limit-root", "limit-dep-0"]
+    full = alice_api.get(f"/api/cis/{root.pk}/impact/").json()
+    assert full["affected_ci_count"] == len(full["affected_cis"]) == 6
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "x", "100001"])
+def test_impact_bad_limit_is_400_naming_it(alice_api, make_ci, limit):
+    root = make_ci("limit-bad")
+    response = alice_api.get(f"/api/cis/{root.pk}/impact/?limit={limit}")
+    assert response.status_code == 400
+    assert "limit" in response.json()

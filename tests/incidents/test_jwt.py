@@ -405,3 +405,14 @@ def test_unreachable_jwks_is_401_not_500(db, settings, idp_key, make_token, bear
         _assert_401(bearer(token).get("/api/incidents/"))
     finally:
         tokens._jwks_client.cache_clear()
+
+
+def test_token_endpoints_are_off_when_the_idp_issues_tokens(api, tina, settings):
+    settings.JWT_JWKS_URL = "http://127.0.0.1:9/jwks.json"
+    for path, body in [
+        ("/api/auth/token/", {"username": tina.username, "password": "x"}),
+        ("/api/auth/token/refresh/", {"refresh": "x"}),
+    ]:
+        response = api.post(path, body, format="json")
+        assert response.status_code == 400
+        assert "identity provider" in response.json()["detail"]

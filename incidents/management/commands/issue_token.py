@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -31,6 +32,8 @@ class Command(BaseCommand):
     ) -> None:
         from datetime import timedelta
 
+        if settings.JWT_JWKS_URL:
+            raise CommandError("JWT_JWKS_URL is set: the API accepts only the IdP's tokens")
         if not username.strip():
             raise CommandError("username must not be empty")
         if minutes is not None and minutes <= 0:
