@@ -325,18 +325,21 @@ def incident_acknowledge(request: HttpRequest, number: str) -> HttpResponse:
     return redirect("incidents:detail", number=incident.number)
 
 
-@require_POST
-@requires("incidents.change_incident")
-def incident_resolve(request: HttpRequest, number: str) -> HttpResponse:
-    incident = _incident_or_404(number, _DETAIL_QUERYSET)
-    form = ResolveForm(request.POST)
+def _incident_form_action(
+    request: HttpRequest,
+    incident: Incident,
+    form: Any,  # ResolveForm or LinkForm, passed back to the page as ``form_name``
+    form_name: str,
+    act: Callable[[dict[str, Any]], str],
+) -> HttpResponse:
+    """Run ``act`` (a service call returning the success message) for a form on the incident page.
+
+    A refusal naming one of the form's fields is shown beside it, with what was typed kept
+    (400); a refusal about the incident as a whole comes back as a message.
+    """
     if form.is_valid():
         try:
-            services.resolve_incident(
-                incident=incident,
-                actor=request.user,
-                resolution_notes=form.cleaned_data["resolution_notes"],
-            )
+            done = act(form.cleaned_data)
         except NotAllowed:
             raise
         except DomainError as exc:
@@ -344,31 +347,37 @@ def incident_resolve(request: HttpRequest, number: str) -> HttpResponse:
                 return _refused(request, incident, exc)
             add_domain_error(form, exc)
         else:
-            messages.success(request, f"{incident.number} resolved.")
+            messages.success(request, done)
             return redirect("incidents:detail", number=incident.number)
-    # Shown again with the error beside the notes box, and what was typed kept.
-    return _render_detail(request, incident, resolve_form=form, status=400)
+    return _render_detail(request, incident, status=400, **{form_name: form})
+
+
+@require_POST
+@requires("incidents.change_incident")
+def incident_resolve(request: HttpRequest, number: str) -> HttpResponse:
+    incident = _incident_or_404(number, _DETAIL_QUERYSET)
+
+    def resolve(data: dict[str, Any]) -> str:
+        services.resolve_incident(
+            incident=incident, actor=request.user, resolution_notes=data["resolution_notes"]
+        )
+        return f"{incident.number} resolved."
+
+    return _incident_form_action(
+        request, incident, ResolveForm(request.POST), "resolve_form", resolve
+    )
 
 
 @require_POST
 @requires("incidents.change_incident")
 def incident_link(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number, _DETAIL_QUERYSET)
-    form = LinkForm(request.POST)
-    if form.is_valid():
-        parent = form.cleaned_data["parent"]
-        try:
-            services.link_incident(incident=incident, parent=parent, actor=request.user)
-        except NotAllowed:
-            raise
-        except DomainError as exc:
-            if exc.field not in form.fields:
-                return _refused(request, incident, exc)
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, f"{incident.number} linked as a child of {parent.number}.")
-            return redirect("incidents:detail", number=incident.number)
-    return _render_detail(request, incident, link_form=form, status=400)
+
+    def link(data: dict[str, Any]) -> str:
+        services.link_incident(incident=incident, parent=data["parent"], actor=request.user)
+        return f"{incident.number} linked as a child of {data['parent'].number}."
+
+    return _incident_form_action(request, incident, LinkForm(request.POST), "link_form", link)
 
 
 @require_POST
