@@ -224,7 +224,9 @@ def test_two_escalation_runs_at_once_fire_each_due_step_once(tmp_path):
     expected = 30 * 3 + 10 * 3 + 5
 
     counts = _check_clean(_run_twice_at_once("evaluate_escalations", tmp_path / "first"))
-    assert all(counts), f"the runs did not overlap: {counts}"
+    # No "both fired some" check here, unlike the sweep: a firing takes a millisecond, so the
+    # process that starts a moment later may legitimately find every step already claimed and
+    # fire none ([125, 0] was seen in CI). What must hold is below: each step once, no errors.
 
     assert EscalationFiring.objects.count() == expected
     assert sum(counts) == expected, counts
