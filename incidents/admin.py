@@ -269,6 +269,9 @@ class ProblemAdmin(NumberSearchMixin, admin.ModelAdmin):
     autocomplete_fields = ["affected_ci", "assigned_to", "created_by"]
     readonly_fields = ["number", "created_at", "updated_at"]
 
+    def save_model(self, request: HttpRequest, obj: Problem, form: Any, change: bool) -> None:
+        services.save_problem(problem=obj, actor=request.user)
+
 
 @admin.register(Change)
 class ChangeAdmin(NumberSearchMixin, admin.ModelAdmin):

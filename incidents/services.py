@@ -24,6 +24,8 @@ from .models import (
     ConfigurationItem,
     Incident,
     IncidentState,
+    Problem,
+    ProblemState,
     SystemProperty,
     SystemPropertyChange,
     TimelineEntry,
@@ -514,6 +516,22 @@ def delete_configuration_item(*, ci: ConfigurationItem, actor: Actor | None) -> 
 def cmdb_changed(*, ci_ids: Iterable[int], actor: Actor | None) -> None:
     """Entry point for edits made outside the services above (the admin's inlines)."""
     refresh_affected_users(ci_ids, actor=actor)
+
+
+# --- Problems ------------------------------------------------------------------------------------
+
+
+def save_problem(*, problem: Problem, actor: Actor | None) -> Problem:
+    """Save a problem; ``resolved_at`` is stamped on resolved/closed and cleared on reopening."""
+    done = problem.state in (ProblemState.RESOLVED, ProblemState.CLOSED)
+    if done and problem.resolved_at is None:
+        problem.resolved_at = timezone.now()
+    elif not done:
+        problem.resolved_at = None
+    if problem.pk is None and problem.created_by_id is None:
+        problem.created_by = _user(actor)
+    problem.save()
+    return problem
 
 
 # --- Users and roles ------------------------------------------------------------------------------

@@ -235,8 +235,14 @@ class ProblemSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at", "resolved_at"]
 
     def create(self, validated_data: dict[str, Any]) -> Problem:
-        validated_data["created_by"] = self.context["request"].user
-        return super().create(validated_data)
+        return services.save_problem(
+            problem=Problem(**validated_data), actor=self.context["request"].user
+        )
+
+    def update(self, instance: Problem, validated_data: dict[str, Any]) -> Problem:
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return services.save_problem(problem=instance, actor=self.context["request"].user)
 
 
 class ChangeSerializer(serializers.ModelSerializer):

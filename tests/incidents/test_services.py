@@ -341,3 +341,16 @@ def test_reopening_recomputes_affected_users(tina, make_ci, make_incident):
     incident.refresh_from_db()
     assert incident.affected_users == 100
     assert incident.resolved_at is None
+
+
+def test_problem_resolution_is_stamped_and_cleared_on_reopen(alice_api):
+    created = alice_api.post("/api/problems/", {"short_description": "Pool"}, format="json")
+    number = created.json()["number"]
+    assert created.json()["resolved_at"] is None
+    resolved = alice_api.patch(f"/api/problems/{number}/", {"state": "resolved"}, format="json")
+    assert resolved.json()["resolved_at"] is not None
+    reopened = alice_api.patch(
+        f"/api/problems/{number}/", {"state": "fix_in_progress"}, format="json"
+    )
+    assert reopened.json()["resolved_at"] is None
+    assert created.json()["created_by"] == "usr_alice_johnson"
