@@ -365,22 +365,7 @@ def client_main(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_client(config: dict[str, Any]) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(config, fh)
-        path = fh.name
-    try:
-        done = subprocess.run(
-            [sys.executable, __file__, "--client", path],
-            capture_output=True,
-            text=True,
-            timeout=config["duration"] + 120,
-            check=False,
-        )
-    finally:
-        os.unlink(path)
-    if done.returncode != 0:
-        raise SystemExit(f"load client failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout)
+    return benchlib.run_client(__file__, config)
 
 
 # --- gunicorn -------------------------------------------------------------------------------------

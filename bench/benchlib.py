@@ -6,15 +6,18 @@ Not a Django app and not imported by the product; the scripts next to it put thi
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -303,3 +306,24 @@ class CpuMeter:
             "ours_cores": ours / wall,
             "others_cores": max(0.0, busy - ours) / wall,
         }
+
+
+def run_client(script: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Run ``script --client CONFIG`` as a separate process (the load generator) and return the
+    JSON it prints, so the client's CPU never shares a process with the server's."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(config, fh)
+        path = fh.name
+    try:
+        done = subprocess.run(
+            [sys.executable, script, "--client", path],
+            capture_output=True,
+            text=True,
+            timeout=config["duration"] + 120,
+            check=False,
+        )
+    finally:
+        os.unlink(path)
+    if done.returncode != 0:
+        raise SystemExit(f"load client failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
