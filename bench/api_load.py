@@ -25,7 +25,6 @@ import os
 import random
 import re
 import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +39,6 @@ from typing import Any
 import benchlib
 
 SEED = 20_240_601
-BENCH_DIR = Path(__file__).resolve().parent
 
 SERVICES = [
     "Checkout", "Payments", "API gateway", "Login", "Search", "Mobile app", "CDN", "Email relay",
@@ -388,7 +386,6 @@ def start_gunicorn(url: str, port: int, workers: int, log_path: Path) -> subproc
         "--timeout", "60",
         "--graceful-timeout", "5",
         "--log-level", "warning",
-        "--config", str(BENCH_DIR / "gunicorn_bench.py"),
     ]  # fmt: skip
     log = log_path.open("wb")
     proc = subprocess.Popen(command, cwd=benchlib.REPO, env=env, stdout=log, stderr=log)
@@ -477,16 +474,10 @@ def main() -> int:
         print(json.dumps(client_main(config)))
         return 0
 
-    def on_sigterm(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)  # run the finally blocks: gunicorn is stopped
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    benchlib.stop_cleanly_on_sigterm()
 
     url = benchlib.database_url("mimdesk_bench_api")
-    name = benchlib.recreate_database(url)
-    print(f"database {name} (re)created; migrating...", flush=True)
-    benchlib.setup_django(url)
-    patched = benchlib.ensure_cte_runs()
+    benchlib.fresh_django_database(url)
 
     from django.contrib.auth import get_user_model
     from django.db import connections
@@ -575,7 +566,6 @@ def main() -> int:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": benchlib.machine(),
         "workers": args.workers,
-        "cte_patched_in_memory": patched,
     }
     rows = [
         [p["endpoint"], p["concurrency"], f"{p['requests']:,}", p["errors"], f"{p['rps']:.1f}",

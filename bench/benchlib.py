@@ -10,6 +10,7 @@ import json
 import math
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -59,6 +60,23 @@ def recreate_database(url: str) -> str:
         )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return name
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so the scripts' finally blocks stop gunicorn and drop the
+    database."""
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def fresh_django_database(url: str) -> None:
+    """Recreate the benchmark database, migrate it and set Django up on it."""
+    name = recreate_database(url)
+    print(f"database {name} (re)created; migrating...", flush=True)
+    setup_django(url)
 
 
 def drop_database(url: str) -> None:
@@ -153,56 +171,6 @@ def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-# --- A stopgap for a bug in incidents/cmdb.py on PostgreSQL ---------------------------------------
-#
-# The CTE's seed ``SELECT %s`` is an integer while ``consumer_id`` is a bigint, and PostgreSQL
-# refuses the recursive query ("column 1 has type integer in non-recursive term but type bigint
-# overall"). Until cmdb.py casts the seed, the benchmarks apply that one cast in memory (never in
-# the file) and say so loudly. Once cmdb.py is fixed the probe passes and nothing is patched.
-
-CTE_SHIM_ENV = "MIM_BENCH_CTE_SHIM"
-
-
-def cte_fails_on_postgres() -> bool:
-    from django.db import DatabaseError
-
-    from incidents import cmdb
-
-    try:
-        cmdb.affected_users(0)
-    except DatabaseError as exc:
-        if "bigint" in str(exc):
-            return True
-        raise
-    return False
-
-
-def apply_cte_shim() -> None:
-    from incidents import cmdb
-
-    seed = "SELECT %s\n"
-    if seed not in cmdb._DOWNSTREAM:
-        raise SystemExit("incidents/cmdb.py changed: the benchmark's stopgap no longer applies")
-    cmdb._DOWNSTREAM = cmdb._DOWNSTREAM.replace(seed, "SELECT CAST(%s AS bigint)\n", 1)
-
-
-def ensure_cte_runs() -> bool:
-    """Probe the product's CTE; patch it in memory if it has the bigint bug. True if patched."""
-    if not cte_fails_on_postgres():
-        return False
-    print(
-        "WARNING: incidents/cmdb.py fails on PostgreSQL (seed `SELECT %s` is integer, consumer_id "
-        "is bigint). Measuring with `SELECT CAST(%s AS bigint)` patched in memory only.",
-        file=sys.stderr,
-        flush=True,
-    )
-    apply_cte_shim()
-    if cte_fails_on_postgres():
-        raise SystemExit("the stopgap did not make the CTE run")
-    os.environ[CTE_SHIM_ENV] = "1"
-    return True
 
 
 # --- Other work on the machine --------------------------------------------------------------------

@@ -280,7 +280,11 @@ def python_impact(ci_id: int) -> Any:
         )
         rows = [AffectedCI(*row) for row in cursor.fetchall()]
     rows.sort(key=lambda r: (r.id != ci_id, r.name))
-    return Impact(affected_users=sum(r.user_count for r in rows), affected_cis=rows)
+    return Impact(
+        affected_users=sum(r.user_count for r in rows),
+        affected_cis=rows,
+        affected_ci_count=len(rows),
+    )
 
 
 def time_it(fn: Callable[[], Any], *, runs: int, warmup: int) -> tuple[dict[str, float], Any]:
@@ -535,12 +539,8 @@ def main() -> int:
     args.targets = {t for t in args.targets.split(",") if t}
 
     url = benchlib.database_url("mimdesk_bench_cmdb")
-    name = benchlib.recreate_database(url)
-    print(f"database {name} (re)created; migrating...", flush=True)
-    benchlib.setup_django(url)
-    patched = benchlib.ensure_cte_runs()
+    benchlib.fresh_django_database(url)
     meta = {
-        "cte_patched_in_memory": patched,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": benchlib.machine(),
         "postgres": benchlib.postgres_version(),

@@ -23,7 +23,6 @@ import http.client
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -184,16 +183,10 @@ def main() -> int:
         print(json.dumps(client_main(json.loads(Path(args.client).read_text()))))
         return 0
 
-    def on_sigterm(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)  # run the finally blocks: gunicorn is stopped
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    benchlib.stop_cleanly_on_sigterm()
 
     url = benchlib.database_url("mimdesk_bench_declare")
-    name = benchlib.recreate_database(url)
-    print(f"database {name} (re)created; migrating...", flush=True)
-    benchlib.setup_django(url)
-    patched = benchlib.ensure_cte_runs()
+    benchlib.fresh_django_database(url)
 
     from django.contrib.auth import get_user_model
     from django.db import connection, connections
@@ -279,7 +272,6 @@ def main() -> int:
         "machine": benchlib.machine(),
         "postgres": pg_version,
         "workers": args.workers,
-        "cte_patched_in_memory": patched,
     }
     print(
         f"\nMeasured {meta['date']}: gunicorn {args.workers} sync workers, client, server and "

@@ -15,12 +15,11 @@ of its own (``<name>_<size>``):
    Steps 2 and 3 alternate between the databases (blocks of 20 reads; one sweep each in turn),
    so that other work on the machine weighs on every size alike.
 4. At the largest size prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the exact SQL sweep_candidates
-   runs (captured from the connection), and the same with two index variants in transactions
-   that are rolled back (without ``incident_state_priority``; with the partial index keyed
-   ``(priority, id)``), and the sizes of both indexes.
+   runs (captured from the connection), the same without ``incident_state_priority`` (in a
+   transaction that is rolled back), and the sizes of both indexes.
 5. With ``--history-mis N`` (default 5,000) it then gives N closed incidents of the history an MI
-   and N/2 a rejected proposal, and times the read again, both as the product writes it
-   (``NOT IN``) and with ``NOT EXISTS`` (a suggested shape).
+   and N/2 a rejected proposal, and times the read again with its plan: ``NOT EXISTS`` probes
+   the one-to-one indexes, so past MIs and proposals should not slow it.
 
 Run: ``.venv/bin/python bench/sweep_cost.py`` (see bench/README.md for options).
 """
@@ -29,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -186,30 +184,6 @@ def time_calls(call: Callable[[], Any], runs: int, warmup: int) -> dict[str, flo
     return benchlib.summarize(samples)
 
 
-def not_exists_candidates() -> list[int]:
-    """The same answer as ``sweep_candidates`` with ``NOT EXISTS`` (an anti-join probing the
-    unique incident_id indexes) instead of ``NOT IN`` (a hashed subplan that reads every MI and
-    every proposal ever made). Not the product's code: the shape this benchmark suggests."""
-    from django.db.models import Exists, OuterRef
-
-    from incidents.models import (
-        OPEN_INCIDENT_STATES,
-        AutoDeclarationRule,
-        Incident,
-        MajorIncident,
-        MajorIncidentCandidate,
-    )
-
-    rules = list(AutoDeclarationRule.objects.filter(enabled=True))
-    queryset = Incident.objects.filter(state__in=OPEN_INCIDENT_STATES).filter(
-        ~Exists(MajorIncident.objects.filter(incident_id=OuterRef("pk"))),
-        ~Exists(MajorIncidentCandidate.objects.filter(incident_id=OuterRef("pk"))),
-    )
-    if all(rule.max_priority is not None for rule in rules):
-        queryset = queryset.filter(priority__lte=max(r.max_priority or 5 for r in rules))
-    return list(queryset.order_by("id").values_list("pk", flat=True))
-
-
 def incident_sql(call: Callable[[], Any]) -> tuple[str, int]:
     """The SQL ``call`` runs against incidents_incident, and how many queries it runs in all."""
     from django.db import connection
@@ -232,12 +206,6 @@ def explain(sql: str) -> str:
 # Why the plan uses one index and not another: variants tried in transactions rolled back.
 INDEX_VARIANTS = {
     "without incident_state_priority (rolled back)": ["DROP INDEX incident_state_priority"],
-    "partial index keyed (priority, id) instead (rolled back)": [
-        "DROP INDEX incident_open_by_priority",
-        "CREATE INDEX incident_open_by_priority ON incidents_incident (priority, id) "
-        "WHERE state IN ('new', 'in_progress', 'on_hold')",
-        "ANALYZE incidents_incident",
-    ],
 }
 
 
@@ -340,10 +308,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    def on_sigterm(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    benchlib.stop_cleanly_on_sigterm()
 
     base = benchlib.database_url("mimdesk_bench_sweep")
     urls = {size: with_name(base, f"{urlsplit(base).path.lstrip('/')}_{size}") for size in sizes}
@@ -450,31 +415,20 @@ def main() -> int:
                 "SELECT (SELECT count(*) FROM incidents_majorincident), "
                 "(SELECT count(*) FROM incidents_majorincidentcandidate)"
             )[0]
-            if sweep_candidates() != candidate_ids or not_exists_candidates() != candidate_ids:
+            if sweep_candidates() != candidate_ids:
                 raise SystemExit("with history MIs the read no longer returns the candidates")
-            not_in = time_calls(sweep_candidates, args.runs, args.warmup)
-            not_exists = time_calls(not_exists_candidates, args.runs, args.warmup)
-            ne_sql, _ = incident_sql(not_exists_candidates)
+            with_history = time_calls(sweep_candidates, args.runs, args.warmup)
             extra = {
                 "history_mis": counts[0],
                 "history_candidates": counts[1],
-                "not_in": not_in,
-                "not_exists": not_exists,
-                "not_in_plan": explain(largest["sql"]),
-                "not_exists_sql": ne_sql,
-                "not_exists_plan": explain(ne_sql),
+                "read": with_history,
+                "plan": explain(largest["sql"]),
             }
-            print(f"\nwith {counts[0]:,} historical MIs and {counts[1]:,} rejected proposals:")
             print(
-                f"  NOT IN (product):     median {benchlib.ms(not_in['median'])} ms, "
-                f"p95 {benchlib.ms(not_in['p95'])} ms"
+                f"\nwith {counts[0]:,} historical MIs and {counts[1]:,} rejected proposals: "
+                f"sweep_candidates() median {benchlib.ms(with_history['median'])} ms, "
+                f"p95 {benchlib.ms(with_history['p95'])} ms\n\nplan:\n{extra['plan']}"
             )
-            print(
-                f"  NOT EXISTS (suggest): median {benchlib.ms(not_exists['median'])} ms, "
-                f"p95 {benchlib.ms(not_exists['p95'])} ms"
-            )
-            print(f"\nNOT IN plan:\n{extra['not_in_plan']}\n\nNOT EXISTS plan:\n"
-                  f"{extra['not_exists_plan']}")  # fmt: skip
     finally:
         connections.close_all()
         if not args.keep_db:
