@@ -4,6 +4,7 @@ import django_filters
 from django.db.models import QuerySet
 
 from incidents.models import (
+    OPEN_INCIDENT_STATES,
     OPEN_MI_STATUSES,
     CandidateStatus,
     Change,
@@ -46,11 +47,10 @@ class IncidentFilter(django_filters.FilterSet):
     def filter_open(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
         if value is None:
             return queryset
-        open_states = [IncidentState.NEW, IncidentState.IN_PROGRESS, IncidentState.ON_HOLD]
         return (
-            queryset.filter(state__in=open_states)
+            queryset.filter(state__in=OPEN_INCIDENT_STATES)
             if value
-            else queryset.exclude(state__in=open_states)
+            else queryset.exclude(state__in=OPEN_INCIDENT_STATES)
         )
 
 
