@@ -97,7 +97,7 @@ class ConfigurationItemAdmin(admin.ModelAdmin):
                 touched |= {obj.provider_id, obj.consumer_id}
             for obj, _ in formset.changed_objects:
                 touched |= {obj.provider_id, obj.consumer_id}
-        services.cmdb_changed(ci_ids=touched, actor=request.user)
+        services.refresh_affected_users(touched)
 
     def delete_model(self, request: HttpRequest, obj: ConfigurationItem) -> None:
         services.delete_configuration_item(ci=obj, actor=request.user)
@@ -122,17 +122,17 @@ class CIDependencyAdmin(admin.ModelAdmin):
             else []
         )
         super().save_model(request, obj, form, change)
-        services.cmdb_changed(ci_ids=touched | {obj.provider_id}, actor=request.user)
+        services.refresh_affected_users(touched | {obj.provider_id})
 
     def delete_model(self, request: HttpRequest, obj: CIDependency) -> None:
         provider_id = obj.provider_id
         super().delete_model(request, obj)
-        services.cmdb_changed(ci_ids=[provider_id], actor=request.user)
+        services.refresh_affected_users([provider_id])
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         providers = set(queryset.values_list("provider_id", flat=True))
         super().delete_queryset(request, queryset)
-        services.cmdb_changed(ci_ids=providers, actor=request.user)
+        services.refresh_affected_users(providers)
 
 
 # --- Tickets --------------------------------------------------------------------------------------

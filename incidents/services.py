@@ -419,7 +419,7 @@ def link_incident(*, incident: Incident, parent: Incident, actor: Actor | None) 
 # --- CMDB -----------------------------------------------------------------------------------------
 
 
-def refresh_affected_users(ci_ids: Iterable[int], *, actor: Actor | None = None) -> None:
+def refresh_affected_users(ci_ids: Iterable[int]) -> None:
     """After commit, recompute the affected users of open incidents reached by ``ci_ids``.
 
     A CMDB edit may reach many incidents through a large graph, so the recomputation runs on a
@@ -481,7 +481,7 @@ def save_configuration_item(
     if depends_on is not None:
         touched |= set_dependencies(ci=ci, providers=depends_on)
     if touched:
-        refresh_affected_users(touched, actor=actor)
+        refresh_affected_users(touched)
     return ci
 
 
@@ -510,12 +510,7 @@ def delete_configuration_item(*, ci: ConfigurationItem, actor: Actor | None) -> 
     # the edges go, then walk up from them. Incidents that pointed at the CI keep their figure.
     providers = set(ci.provider_links.values_list("provider_id", flat=True))
     ci.delete()
-    refresh_affected_users(providers, actor=actor)
-
-
-def cmdb_changed(*, ci_ids: Iterable[int], actor: Actor | None) -> None:
-    """Entry point for edits made outside the services above (the admin's inlines)."""
-    refresh_affected_users(ci_ids, actor=actor)
+    refresh_affected_users(providers)
 
 
 # --- Problems ------------------------------------------------------------------------------------
