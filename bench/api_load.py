@@ -482,7 +482,7 @@ def main() -> int:
     from django.contrib.auth import get_user_model
     from django.db import connections
 
-    from incidents import tokens
+    from incidents.services import tokens
 
     gunicorn: subprocess.Popen[bytes] | None = None
     log_path = Path(tempfile.gettempdir()) / f"mimdesk-bench-gunicorn-{os.getpid()}.log"

@@ -268,8 +268,8 @@ def python_impact(ci_id: int) -> Any:
     """Load every edge, BFS in Python, then fetch the reached CIs and sort them like the CTE."""
     from django.db import connection
 
-    from incidents.cmdb import AffectedCI, Impact
     from incidents.models import ConfigurationItem
+    from incidents.selectors.cmdb import AffectedCI, Impact
 
     reached, _ = bfs_levels(_fetch_consumers(), ci_id)
     with connection.cursor() as cursor:
@@ -346,7 +346,7 @@ def plan_summary(plan: str) -> dict[str, str]:
 
 
 def run_scale(n: int, args: argparse.Namespace) -> dict[str, Any]:
-    from incidents import cmdb
+    from incidents.selectors import cmdb
 
     graph = build_graph(n, seed=args.seed)
     cycles = cyclic_components(n, graph.edges)

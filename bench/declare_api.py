@@ -191,9 +191,8 @@ def main() -> int:
     from django.contrib.auth import get_user_model
     from django.db import connection, connections
 
-    from incidents import tokens
     from incidents.models import MajorIncident, RoleRoster
-    from incidents.services import set_user_roles
+    from incidents.services import set_user_roles, tokens
 
     gunicorn: subprocess.Popen[bytes] | None = None
     log_path = Path(tempfile.gettempdir()) / f"mimdesk-bench-declare-{os.getpid()}.log"

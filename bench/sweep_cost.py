@@ -6,9 +6,9 @@ of its own (``<name>_<size>``):
 1. Migrates, and bulk-inserts (``INSERT … SELECT generate_series``) the closed
    history, then the same open set every time: 400 open P2–P4 incidents and 100 open P1
    candidates created 20 minutes ago and never acknowledged; ``VACUUM (ANALYZE)``.
-2. Times ``majors.sweep_candidates()`` (the read: which incidents the sweep looks at), median and
+2. Times ``selectors.sweep_candidates()`` (the read: which incidents the sweep looks at), median and
    p95 over ``--runs`` calls; asserts it returns exactly the 100 candidates.
-3. Times full ``majors.auto_declare_sweep()`` runs over the 100 in mode ``propose`` and in mode
+3. Times full ``services.auto_declare_sweep()`` runs over the 100 in mode ``propose`` and in mode
    ``declare`` (``--sweep-runs`` each), resetting between runs by truncating the MI and candidate
    tables (and what cascades from them: timeline, roles, object permissions) and unlinking the
    problems; one extra untimed run per mode counts the SQL queries.
@@ -250,7 +250,8 @@ def one_sweep(mode: str, candidate_ids: list[int], counter: QueryCounter | None 
     """Reset, then one full sweep over the candidates; its duration. Asserts the outcomes."""
     from django.db import connection
 
-    from incidents.majors import auto_declare_sweep, sweep_candidates
+    from incidents.selectors import sweep_candidates
+    from incidents.services import auto_declare_sweep
 
     reset_sweep(candidate_ids)
     sweep_candidates()  # the read, untimed: a fresh connection warms its caches
@@ -334,7 +335,7 @@ def main() -> int:
                 benchlib.setup_django(urls[size])
             else:
                 use_database(urls[size], migrate=True)
-            from incidents.majors import sweep_candidates
+            from incidents.selectors import sweep_candidates
 
             pg_version = benchlib.postgres_version()
             setup_roster()

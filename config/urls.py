@@ -3,8 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from incidents import views as incident_views
-from incidents.urls import major_incident_urlpatterns
+from incidents.web import majors as mi_views
+from incidents.web.urls import major_incident_urlpatterns
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="incidents:list", permanent=False)),
@@ -12,8 +12,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("incidents.api.urls")),
-    path("incidents/", include("incidents.urls")),
+    path("incidents/", include("incidents.web.urls")),
     path("major-incidents/", include((major_incident_urlpatterns, "majors"))),
     # The war room app takes this route over later; until then it is the MI page.
-    path("war-rooms/<str:number>/", incident_views.war_room, name="war_room"),
+    path("war-rooms/<str:number>/", mi_views.war_room, name="war_room"),
 ]

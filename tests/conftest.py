@@ -18,8 +18,9 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from incidents import services, tokens
+from incidents import services
 from incidents.models import ConfigurationItem
+from incidents.services import tokens
 
 User = get_user_model()
 PASSWORD = "correct-horse-battery"

@@ -12,7 +12,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from incidents import majors
+from incidents import selectors
 from incidents.models import (
     MILESTONES,
     Incident,
@@ -102,7 +102,7 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
     def get_roles(self, mi: MajorIncident) -> list[dict[str, Any]]:
         rows = getattr(mi, "active_roles", None)
         if rows is None:
-            rows = majors.active_roles(mi)
+            rows = selectors.active_roles(mi)
         return list(RoleAssignmentSerializer(rows, many=True).data)
 
     def _children(self, mi: MajorIncident) -> list[Incident]:
@@ -129,7 +129,7 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
         serializers.ListField(child=serializers.ChoiceField(choices=MIStatus.choices))
     )
     def get_allowed_transitions(self, mi: MajorIncident) -> list[str]:
-        return sorted(majors.MI_MOVES.get(mi.status, set()), key=_STATUS_ORDER.index)
+        return sorted(selectors.MI_MOVES.get(mi.status, set()), key=_STATUS_ORDER.index)
 
 
 class CandidateSerializer(serializers.ModelSerializer):

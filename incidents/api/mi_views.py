@@ -20,7 +20,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents import majors
+from incidents import selectors, services
+from incidents.api.permissions import HasPerm
 from incidents.models import (
     Change,
     Incident,
@@ -30,7 +31,6 @@ from incidents.models import (
     RoleAssignment,
     TimelineEntry,
 )
-from incidents.permissions import HasPerm
 
 from . import filters
 from .mi_serializers import (
@@ -49,7 +49,7 @@ from .serializers import TimelineEntrySerializer
 from .views import NumberLookupMixin
 
 VIEW_PERM = "incidents.view_majorincident"
-CAN_DECLARE = HasPerm.of(majors.DECLARE_PERM)
+CAN_DECLARE = HasPerm.of(selectors.DECLARE_PERM)
 
 
 class CanViewMajorIncident(permissions.BasePermission):
@@ -69,7 +69,7 @@ class CanViewMajorIncident(permissions.BasePermission):
 
 def _not_allowed_unless_manager(request: Request, mi: MajorIncident) -> None:
     # The service checks too; asking first makes a refusal a 403 whatever the body says.
-    if not majors.can_manage(request.user, mi):
+    if not selectors.can_manage(request.user, mi):
         raise PermissionDenied(
             f"only {mi.number}'s incident commander or an ITSM manager may do this"
         )
@@ -141,7 +141,7 @@ class MajorIncidentViewSet(
         data = DeclareInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        mi = majors.declare_major_incident(
+        mi = services.declare_major_incident(
             incident=values["incident_id"],
             manager=values["major_incident_manager"],
             actor=request.user,
@@ -161,7 +161,7 @@ class MajorIncidentViewSet(
         _not_allowed_unless_manager(request, mi)
         data = TransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        mi = majors.transition_major_incident(mi=mi, actor=request.user, **data.validated_data)
+        mi = services.transition_major_incident(mi=mi, actor=request.user, **data.validated_data)
         return self._respond(mi)
 
     @extend_schema(
@@ -173,7 +173,7 @@ class MajorIncidentViewSet(
         _not_allowed_unless_manager(request, mi)
         data = MilestonesInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        mi = majors.set_milestones(mi=mi, actor=request.user, values=dict(data.validated_data))
+        mi = services.set_milestones(mi=mi, actor=request.user, values=dict(data.validated_data))
         return self._respond(mi)
 
     @extend_schema(methods=["GET"], responses=RoleAssignmentSerializer(many=True))
@@ -187,11 +187,11 @@ class MajorIncidentViewSet(
         """The active role holders; POST assigns one (a new IC takes over command)."""
         mi = self.get_object()
         if request.method == "GET":
-            return Response(RoleAssignmentSerializer(majors.active_roles(mi), many=True).data)
+            return Response(RoleAssignmentSerializer(selectors.active_roles(mi), many=True).data)
         _not_allowed_unless_manager(request, mi)
         data = RoleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row = majors.assign_role(mi=mi, actor=request.user, **data.validated_data)
+        row = services.assign_role(mi=mi, actor=request.user, **data.validated_data)
         return Response(RoleAssignmentSerializer(row).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -212,7 +212,7 @@ class MajorIncidentViewSet(
         row = get_object_or_404(
             RoleAssignment, pk=role_id, major_incident=mi, removed_at__isnull=True
         )
-        majors.remove_role(assignment=row, actor=request.user)
+        services.remove_role(assignment=row, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=TimelineEntrySerializer(many=True))
@@ -249,7 +249,7 @@ class MajorIncidentViewSet(
             raise serializers.ValidationError(
                 {"activity": [f"unknown activity {code.replace(chr(0), '')!r}"]}
             )
-        holders = majors.raci_holders(mi, code)
+        holders = selectors.raci_holders(mi, code)
         body = {"activity": code} | {
             letter: [user.username for user in users] for letter, users in holders.items()
         }
@@ -285,7 +285,7 @@ class MajorIncidentCandidateViewSet(
         data = AcceptCandidateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        mi = majors.accept_candidate(
+        mi = services.accept_candidate(
             candidate=candidate,
             actor=request.user,
             manager=values.get("major_incident_manager"),
@@ -312,7 +312,7 @@ class MajorIncidentCandidateViewSet(
         candidate = self.get_object()
         data = RejectCandidateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        candidate = majors.reject_candidate(
+        candidate = services.reject_candidate(
             candidate=candidate, actor=request.user, reason=data.validated_data["reason"]
         )
         fresh = self.get_queryset().get(pk=candidate.pk)

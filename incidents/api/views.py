@@ -16,7 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import cmdb, services, tokens
+from incidents import services
+from incidents.api.permissions import HasPerm
 from incidents.errors import DomainError
 from incidents.models import (
     Change,
@@ -26,8 +27,9 @@ from incidents.models import (
     Problem,
     SystemProperty,
 )
-from incidents.permissions import HasPerm
 from incidents.properties import REGISTRY
+from incidents.selectors import cmdb
+from incidents.services import tokens
 
 from . import filters
 from .serializers import (

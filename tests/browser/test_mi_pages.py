@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from incidents import services
+from incidents import selectors
 from incidents.models import AutoDeclarationRule, MajorIncident, MajorIncidentCandidate, MIStatus
 from tests.conftest import PASSWORD
 
@@ -93,4 +93,4 @@ def test_manager_declares_and_moves_an_mi(
     page.goto(f"{base}/major-incidents/candidates/")
     assert scene["other"].number in page.locator("[data-testid=candidates]").inner_text()
     page.screenshot(path=str(screenshots / "mi_candidates.png"), full_page=True)
-    assert services.current_commander(mi) == alice
+    assert selectors.current_commander(mi) == alice

@@ -9,7 +9,7 @@ import pytest
 from django.contrib import admin
 from django.utils import timezone
 
-from incidents import services
+from incidents import selectors, services
 from incidents.models import (
     Change,
     CIDependency,
@@ -425,7 +425,7 @@ def test_property_admin_change_records_who(
     browser_for, sam, populated, django_capture_on_commit_callbacks
 ):
     prop = SystemProperty.objects.get(key=THRESHOLD)
-    assert services.get_property(THRESHOLD) == 60
+    assert selectors.get_property(THRESHOLD) == 60
     with django_capture_on_commit_callbacks(execute=True):
         response = browser_for(sam).post(
             _url("incidents.SystemProperty", "change", prop.pk),
@@ -442,7 +442,7 @@ def test_property_admin_change_records_who(
     assert SystemProperty.objects.get(key=THRESHOLD).value == 80
     last = SystemPropertyChange.objects.filter(prop=prop).order_by("-id").first()
     assert (last.old_value, last.new_value, last.changed_by) == (60, 80, sam)
-    assert services.get_property(THRESHOLD) == 80
+    assert selectors.get_property(THRESHOLD) == 80
     page = (
         browser_for(sam).get(_url("incidents.SystemProperty", "change", prop.pk)).content.decode()
     )

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
-from incidents import events, services, tasks
+from incidents import events, selectors, services, tasks
 from incidents.errors import Conflict, DomainError, NotAllowed
-from incidents.majors import current_commander
 from incidents.models import (
     AutoDeclarationRule,
     AutoDeclareAction,
@@ -22,6 +21,7 @@ from incidents.models import (
     RoleRoster,
     TimelineKind,
 )
+from incidents.selectors import current_commander
 from tests.incidents.mi_fixtures import IC, T0
 
 RULE_UNACK = "P1 unacknowledged"
@@ -269,7 +269,7 @@ def test_a_manually_declared_incident_is_left_alone(unacked_p1, alice):
 def test_the_sweep_ignores_incidents_that_cannot_match(roster_ic, create):
     with freeze_time(T0):
         p3 = create(impact=2, urgency=2)
-    assert p3.pk not in services.sweep_candidates()
+    assert p3.pk not in selectors.sweep_candidates()
 
 
 # --- Propose mode, candidates ---------------------------------------------------------------------

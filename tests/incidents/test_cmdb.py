@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from incidents import cmdb, services
+from incidents import services
+from incidents.errors import DomainError
 from incidents.models import CIDependency, IncidentState, TimelineEntry, TimelineKind
+from incidents.selectors import cmdb
 
 
 @pytest.fixture
@@ -94,7 +96,7 @@ def test_provider_side_is_not_counted(diamond):
 
 def test_self_dependency_is_refused(make_ci):
     ci = make_ci()
-    with pytest.raises(services.DomainError) as err:
+    with pytest.raises(DomainError) as err:
         services.set_dependencies(ci=ci, providers=[ci])
     assert err.value.field == "depends_on"
 

@@ -19,7 +19,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from incidents import tokens
+from incidents.services import tokens
 
 User = get_user_model()
 

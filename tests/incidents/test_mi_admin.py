@@ -9,7 +9,7 @@ import pytest
 from django.contrib import admin
 from django.utils import timezone
 
-from incidents import services
+from incidents import selectors, services
 from incidents.models import (
     AutoDeclarationRule,
     CandidateStatus,
@@ -121,7 +121,7 @@ def test_admin_add_declares_through_the_service(
     )
     assert response.status_code == 302
     mi = MajorIncident.objects.get(incident=incident)
-    assert services.current_commander(mi) == alice
+    assert selectors.current_commander(mi) == alice
     assert mi.problem is not None
     assert response.status_code == 302
     # A second declaration of the same incident is an error on the form, not a crash.
@@ -147,7 +147,7 @@ def test_incident_action_declares_with_the_actor_as_ic(
     html = response.content.decode()
     mi = MajorIncident.objects.get(incident=first)
     assert mi.impact_statement == "Login fails"
-    assert services.current_commander(mi) == alice
+    assert selectors.current_commander(mi) == alice
     assert f"{first.number}: declared" in html
     assert f"{second.number}: {second.number} already has major incident" in html
 

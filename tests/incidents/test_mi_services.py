@@ -10,9 +10,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from freezegun import freeze_time
 
-from incidents import events, services
+from incidents import events, selectors, services
 from incidents.errors import Conflict, DomainError, NotAllowed
-from incidents.majors import MI_MOVES, current_commander, raci_holders
 from incidents.models import (
     IncidentState,
     MajorIncident,
@@ -23,6 +22,7 @@ from incidents.models import (
     RoleRoster,
     TimelineKind,
 )
+from incidents.selectors import MI_MOVES, current_commander, raci_holders
 from tests.incidents.mi_fixtures import IC, T0, declare, force_status, fresh
 
 R = RaciRole
@@ -39,7 +39,7 @@ def _transition(mi: MajorIncident, to: str, actor: Any, **kw: Any) -> MajorIncid
 
 
 def _roles(mi: MajorIncident) -> set[tuple[str, str]]:
-    return {(r.role, r.user.username) for r in services.active_roles(mi)}
+    return {(r.role, r.user.username) for r in selectors.active_roles(mi)}
 
 
 # --- Declaration ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from incidents import services
+from incidents import selectors, services
 from incidents.models import (
     AutoDeclarationRule,
     CandidateStatus,
@@ -65,7 +65,7 @@ def test_declare_form_is_shown_to_a_manager_and_declares(alice: Any, p2: Inciden
     assert response.status_code == 302
     assert response["Location"] == f"/major-incidents/{mi.number}/"
     assert mi.status == MIStatus.DECLARED
-    assert services.current_commander(mi) == alice
+    assert selectors.current_commander(mi) == alice
     p2.refresh_from_db()
     assert p2.priority == 1
 
@@ -335,11 +335,11 @@ def test_ic_handover_and_ic_cannot_be_removed(alice: Any, sam: Any, mi: MajorInc
         ).status_code
         == 302
     )
-    assert services.current_commander(mi) == sam
+    assert selectors.current_commander(mi) == sam
     ic = mi.role_assignments.get(role="major_incident_manager", removed_at__isnull=True)
     response = client.post(mi_url(mi, f"roles/{ic.pk}/remove"), follow=True)
     assert "always has one incident commander" in response.content.decode()
-    assert services.current_commander(mi) == sam
+    assert selectors.current_commander(mi) == sam
 
 
 def test_ic_may_not_be_technical_lead_shown_on_the_form(alice: Any, mi: MajorIncident) -> None:
@@ -405,7 +405,7 @@ def test_accept_candidate_declares(alice: Any, candidate: MajorIncidentCandidate
     assert response["Location"] == mi_url(mi)
     candidate.refresh_from_db()
     assert candidate.status == CandidateStatus.ACCEPTED
-    assert services.current_commander(mi) == alice
+    assert selectors.current_commander(mi) == alice
 
 
 def test_reject_candidate_needs_a_reason(sam: Any, candidate: MajorIncidentCandidate) -> None:

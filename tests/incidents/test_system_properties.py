@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from incidents import services
+from incidents import selectors, services
 from incidents.errors import DomainError
 from incidents.models import SystemProperty, SystemPropertyChange
 from incidents.properties import REGISTRY
@@ -39,12 +39,12 @@ def test_registry_defaults_match_design():
 
 @pytest.mark.parametrize(("key", "value"), DESIGN_DEFAULTS.items())
 def test_get_property_returns_the_default(db, key, value):
-    assert services.get_property(key) == value
+    assert selectors.get_property(key) == value
 
 
 def test_get_property_falls_back_to_registry_when_row_is_missing(db):
     SystemProperty.objects.filter(key=THRESHOLD).delete()
-    assert services.get_property(THRESHOLD) == 50
+    assert selectors.get_property(THRESHOLD) == 50
 
 
 @pytest.mark.parametrize(("key", "spec"), REGISTRY.items())
@@ -200,27 +200,27 @@ def test_change_history_visible_on_admin_change_page(sam, browser_for):
 
 
 def test_cached_value_refreshed_after_change(sam, django_capture_on_commit_callbacks):
-    assert services.get_property(THRESHOLD) == 50  # now cached
+    assert selectors.get_property(THRESHOLD) == 50  # now cached
     SystemProperty.objects.filter(key=THRESHOLD).update(value=51)  # behind the cache's back
-    assert services.get_property(THRESHOLD) == 50
+    assert selectors.get_property(THRESHOLD) == 50
     with django_capture_on_commit_callbacks(execute=True):
         services.set_property(key=THRESHOLD, value=200, actor=sam)
-    assert services.get_property(THRESHOLD) == 200
+    assert selectors.get_property(THRESHOLD) == 200
 
 
 def test_cached_value_refreshed_after_api_change(sam_api, django_capture_on_commit_callbacks):
-    assert services.get_property(MODE) == "declare"
+    assert selectors.get_property(MODE) == "declare"
     with django_capture_on_commit_callbacks(execute=True):
         response = sam_api.patch(f"/api/system-properties/{MODE}/", {"value": "off"}, format="json")
     assert response.status_code == 200
-    assert services.get_property(MODE) == "off"
+    assert selectors.get_property(MODE) == "off"
 
 
 def test_cache_not_dropped_before_commit(sam, django_capture_on_commit_callbacks):
-    assert services.get_property(THRESHOLD) == 50
+    assert selectors.get_property(THRESHOLD) == 50
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.set_property(key=THRESHOLD, value=70, actor=sam)
     assert callbacks
     for callback in callbacks:
         callback()
-    assert services.get_property(THRESHOLD) == 70
+    assert selectors.get_property(THRESHOLD) == 70

@@ -7,8 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from incidents import tokens
-from incidents.services import set_user_roles
+from incidents.services import set_user_roles, tokens
 
 
 class Command(BaseCommand):

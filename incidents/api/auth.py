@@ -11,8 +11,7 @@ from django.db import transaction
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from . import tokens
-from .services import set_user_roles
+from incidents.services import set_user_roles, tokens
 
 
 class JWTAuthentication(authentication.BaseAuthentication):

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, cast
 from django import forms
 from django.contrib.auth import get_user_model
 
-from .errors import DomainError
-from .models import (
+from ..errors import DomainError
+from ..models import (
     MILESTONES,
     Channel,
     ConfigurationItem,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from .models import OPEN_INCIDENT_STATES, CIDependency, ConfigurationItem, Incident
+from ..models import OPEN_INCIDENT_STATES, CIDependency, ConfigurationItem, Incident
 
 _CI = ConfigurationItem._meta.db_table
 _DEP = CIDependency._meta.db_table

@@ -1,40 +1,27 @@
-"""Domain operations on incidents, the CMDB and system properties.
-
-Every change of state goes through one function here that, in one transaction, writes the change
-and its row in the incident's timeline. Views, serializers, forms, admin actions and tasks call
-these functions and hold no rules of their own.
-"""
+"""Incidents: logging, updating, acknowledging, resolving and linking them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, User
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from . import cmdb
-from .errors import DomainError, NotAllowed
-from .models import (
-    OPEN_INCIDENT_STATES,
-    CIDependency,
+from ..errors import DomainError, NotAllowed
+from ..models import (
     ConfigurationItem,
     Incident,
     IncidentState,
-    Problem,
-    ProblemState,
-    SystemProperty,
-    SystemPropertyChange,
-    TimelineEntry,
     TimelineKind,
 )
-from .properties import REGISTRY
-
-# Who acts: a user from a session or a token, anonymous, or None for the system (beat, rules).
-Actor = User | AnonymousUser
+from ..selectors import cmdb
+from ..selectors.access import (
+    can_override_priority,
+)
+from ..selectors.actors import Actor, name_of, user_of
+from .common import record
+from .enqueue import evaluate_rules_after_commit
 
 # ITIL impact x urgency -> priority (DESIGN, "Priority matrix").
 PRIORITY_MATRIX: dict[tuple[int, int], int] = {
@@ -44,8 +31,6 @@ PRIORITY_MATRIX: dict[tuple[int, int], int] = {
     (3, 3): 5,
 }  # fmt: skip
 
-ROLE_GROUPS = ("technician", "itsm_manager", "super_admin", "legal")
-
 
 def compute_priority(impact: int, urgency: int) -> int:
     try:
@@ -54,96 +39,6 @@ def compute_priority(impact: int, urgency: int) -> int:
         raise DomainError("impact and urgency must each be 1, 2 or 3", field="impact") from None
 
 
-# --- Timeline -------------------------------------------------------------------------------------
-
-
-def record(
-    incident: Incident,
-    kind: str,
-    message: str,
-    *,
-    actor: Actor | None = None,
-    data: dict[str, Any] | None = None,
-    major_incident: Any = None,
-) -> TimelineEntry:
-    """Append one row to an incident's timeline (callers hold the transaction).
-
-    Rows about a major incident also carry it; the war room shows the rows of the MI and of its
-    incident together.
-    """
-    return TimelineEntry.objects.create(
-        incident=incident,
-        major_incident=major_incident,
-        kind=kind,
-        message=message,
-        data=data or {},
-        actor=_user(actor),
-    )
-
-
-def _user(actor: Actor | None) -> User | None:
-    """The acting user as a row to point at, or None for anonymous and system actions."""
-    return actor if isinstance(actor, User) else None
-
-
-def _who(actor: Actor | None) -> str:
-    if actor is None or not actor.is_authenticated:
-        return "system"
-    return actor.get_username()
-
-
-# --- System properties ----------------------------------------------------------------------------
-
-_PROPERTY_CACHE_KEY = "sysprop:v1:{}"
-_PROPERTY_CACHE_SECONDS = 60
-
-
-def get_property(key: str) -> Any:
-    """The current value of a system property, cached; the registry default if no row exists."""
-    spec = REGISTRY[key]
-    cache_key = _PROPERTY_CACHE_KEY.format(key)
-    value = cache.get(cache_key)
-    if value is None:
-        row = SystemProperty.objects.filter(key=key).values_list("value", flat=True).first()
-        value = spec.default if row is None else row
-        cache.set(cache_key, value, _PROPERTY_CACHE_SECONDS)
-    return value
-
-
-def set_property(*, key: str, value: Any, actor: Actor | None) -> SystemProperty:
-    """Validate and store a new value, recording who changed it, from what, and when."""
-    spec = REGISTRY.get(key)
-    if spec is None:
-        raise DomainError(f"unknown system property {key!r}", field="key")
-    try:
-        clean = spec.validate(value)
-    except ValueError as exc:
-        raise DomainError(f"{key} {exc}", field="value") from None
-    user = _user(actor)
-    with transaction.atomic():
-        prop, created = SystemProperty.objects.select_for_update().get_or_create(
-            key=key, defaults={"value": clean, "updated_by": user}
-        )
-        old = None if created else prop.value
-        if created or old != clean:
-            prop.value = clean
-            prop.updated_by = user
-            prop.updated_at = timezone.now()
-            prop.save(update_fields=["value", "updated_by", "updated_at"])
-            SystemPropertyChange.objects.create(
-                prop=prop,
-                old_value=old,
-                new_value=clean,
-                changed_by=user,
-                changed_at=prop.updated_at,  # one instant for the row and its history
-            )
-        transaction.on_commit(lambda: cache.delete(_PROPERTY_CACHE_KEY.format(key)))
-    return prop
-
-
-# --- Incidents ------------------------------------------------------------------------------------
-
-# Moves allowed through a plain update; resolving needs a resolution note and has its own service.
 _STATE_MOVES: dict[str, set[str]] = {
     IncidentState.NEW: {IncidentState.IN_PROGRESS, IncidentState.ON_HOLD, IncidentState.CANCELLED},
     IncidentState.IN_PROGRESS: {IncidentState.ON_HOLD, IncidentState.CANCELLED},
@@ -160,10 +55,6 @@ UPDATABLE_FIELDS = frozenset(
         "impact_started_at", "detected_at", "problem",
     }
 )  # fmt: skip
-
-
-def can_override_priority(actor: Actor | None) -> bool:
-    return bool(actor is not None and actor.has_perm("incidents.override_priority"))
 
 
 def _check_milestones(incident: Incident) -> None:
@@ -209,7 +100,7 @@ def create_incident(
     if not short_description or not short_description.strip():
         raise DomainError("a short description is required", field="short_description")
     incident = Incident(short_description=short_description.strip(), **fields)
-    incident.created_by = _user(actor)
+    incident.created_by = user_of(actor)
     if priority is not None:
         if not can_override_priority(actor):
             raise NotAllowed("only an ITSM manager or super admin may set the priority by hand")
@@ -225,7 +116,7 @@ def create_incident(
     record(
         incident,
         TimelineKind.CREATED,
-        f"Incident logged by {_who(actor)}: P{incident.priority}, "
+        f"Incident logged by {name_of(actor)}: P{incident.priority}, "
         f"{incident.affected_users} affected users",
         actor=actor,
         data={"priority": incident.priority, "affected_users": incident.affected_users},
@@ -283,7 +174,7 @@ def update_incident(*, incident: Incident, actor: Actor | None, **changes: Any) 
         record(
             incident,
             TimelineKind.UPDATED,
-            f"{_who(actor)} changed {', '.join(sorted(changed))}",
+            f"{name_of(actor)} changed {', '.join(sorted(changed))}",
             actor=actor,
             data={"changes": changed},
         )
@@ -342,10 +233,10 @@ def acknowledge_incident(*, incident: Incident, actor: Actor | None) -> Incident
     incident.acknowledged_at = timezone.now()
     if incident.state == IncidentState.NEW:
         incident.state = IncidentState.IN_PROGRESS
-    if incident.assigned_to_id is None and _user(actor) is not None:
-        incident.assigned_to = _user(actor)
+    if incident.assigned_to_id is None and user_of(actor) is not None:
+        incident.assigned_to = user_of(actor)
     incident.save()
-    record(incident, TimelineKind.ACKNOWLEDGED, f"Acknowledged by {_who(actor)}", actor=actor)
+    record(incident, TimelineKind.ACKNOWLEDGED, f"Acknowledged by {name_of(actor)}", actor=actor)
     return incident
 
 
@@ -367,7 +258,7 @@ def resolve_incident(*, incident: Incident, actor: Actor | None, resolution_note
     record(
         incident,
         TimelineKind.RESOLVED,
-        f"Resolved by {_who(actor)}: {notes}",
+        f"Resolved by {name_of(actor)}: {notes}",
         actor=actor,
         data={"resolution_notes": notes},
     )
@@ -401,158 +292,16 @@ def link_incident(*, incident: Incident, parent: Incident, actor: Actor | None) 
     record(
         incident,
         TimelineKind.LINKED,
-        f"Linked as a child of {parent.number} by {_who(actor)}",
+        f"Linked as a child of {parent.number} by {name_of(actor)}",
         actor=actor,
         data={"parent": parent.number},
     )
     record(
         parent,
         TimelineKind.LINKED,
-        f"{incident.number} linked as a child by {_who(actor)}",
+        f"{incident.number} linked as a child by {name_of(actor)}",
         actor=actor,
         data={"child": incident.number},
     )
     evaluate_rules_after_commit(parent)
     return incident
-
-
-# --- CMDB -----------------------------------------------------------------------------------------
-
-
-def refresh_affected_users(ci_ids: Iterable[int]) -> None:
-    """After commit, recompute the affected users of open incidents reached by ``ci_ids``.
-
-    A CMDB edit may reach many incidents through a large graph, so the recomputation runs on a
-    worker, not in the request that made the edit.
-    """
-    from .tasks import refresh_affected_users as task
-
-    ids = sorted(set(ci_ids))
-    if ids:
-        transaction.on_commit(lambda: task.delay(ids))
-
-
-@transaction.atomic
-def refresh_affected_users_now(ci_ids: Iterable[int]) -> int:
-    """Recompute ``affected_users`` of open incidents whose impact reaches any of ``ci_ids``.
-
-    Closed and resolved incidents keep the figure they had: it is what the outage reached then.
-    Idempotent: incidents already showing the current figure are left alone. Returns how many
-    incidents changed.
-    """
-    changed = 0
-    for ci_id in cmdb.open_incident_cis_reaching(ci_ids):
-        users = cmdb.affected_users(ci_id)
-        stale = Incident.objects.filter(
-            affected_ci_id=ci_id, state__in=OPEN_INCIDENT_STATES
-        ).exclude(affected_users=users)
-        for incident in stale.select_for_update():
-            old = incident.affected_users
-            incident.affected_users = users
-            incident.save(update_fields=["affected_users", "updated_at"])
-            evaluate_rules_after_commit(incident)
-            record(
-                incident,
-                TimelineKind.IMPACT_CHANGED,
-                f"Affected users {old} → {users} after a CMDB change",
-                data={"from": old, "to": users},
-            )
-            changed += 1
-    return changed
-
-
-@transaction.atomic
-def save_configuration_item(
-    *,
-    actor: Actor | None,
-    ci: ConfigurationItem | None = None,
-    depends_on: Sequence[ConfigurationItem] | None = None,
-    **fields: Any,
-) -> ConfigurationItem:
-    """Create or update a CI and, when given, replace its dependencies; keep incidents current."""
-    ci = ci or ConfigurationItem()
-    old_users = ci.user_count if ci.pk else None
-    for name, value in fields.items():
-        setattr(ci, name, value)
-    ci.save()
-    touched: set[int] = set()
-    if old_users is not None and old_users != ci.user_count:
-        touched.add(ci.pk)
-    if depends_on is not None:
-        touched |= set_dependencies(ci=ci, providers=depends_on)
-    if touched:
-        refresh_affected_users(touched)
-    return ci
-
-
-def set_dependencies(*, ci: ConfigurationItem, providers: Sequence[ConfigurationItem]) -> set[int]:
-    """Make ``ci`` depend on exactly ``providers``. Returns the providers added or removed.
-
-    The caller refreshes incidents for the returned ids: an edge change alters the impact of the
-    provider and of everything upstream of it.
-    """
-    wanted = {p.pk for p in providers}
-    if ci.pk in wanted:
-        raise DomainError("a CI cannot depend on itself", field="depends_on")
-    current = set(ci.provider_links.values_list("provider_id", flat=True))
-    removed, added = current - wanted, wanted - current
-    if removed:
-        ci.provider_links.filter(provider_id__in=removed).delete()
-    CIDependency.objects.bulk_create(
-        [CIDependency(consumer=ci, provider_id=pid) for pid in sorted(added)]
-    )
-    return removed | added
-
-
-@transaction.atomic
-def delete_configuration_item(*, ci: ConfigurationItem, actor: Actor | None) -> None:
-    # Removing a CI changes the impact of everything upstream of it: note its providers before
-    # the edges go, then walk up from them. Incidents that pointed at the CI keep their figure.
-    providers = set(ci.provider_links.values_list("provider_id", flat=True))
-    ci.delete()
-    refresh_affected_users(providers)
-
-
-# --- Problems ------------------------------------------------------------------------------------
-
-
-def save_problem(*, problem: Problem, actor: Actor | None) -> Problem:
-    """Save a problem; ``resolved_at`` is stamped on resolved/closed and cleared on reopening."""
-    done = problem.state in (ProblemState.RESOLVED, ProblemState.CLOSED)
-    if done and problem.resolved_at is None:
-        problem.resolved_at = timezone.now()
-    elif not done:
-        problem.resolved_at = None
-    if problem.pk is None and problem.created_by_id is None:
-        problem.created_by = _user(actor)
-    problem.save()
-    return problem
-
-
-# --- Users and roles ------------------------------------------------------------------------------
-
-
-def set_user_roles(user: AbstractBaseUser, roles: Iterable[str]) -> None:
-    """Make the user's groups exactly ``roles`` (creating unknown groups, which carry no rights)."""
-    wanted = {r for r in roles if isinstance(r, str) and r.strip()}
-    current = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
-    if wanted == current:
-        return
-    with transaction.atomic():
-        groups = [Group.objects.get_or_create(name=name)[0] for name in sorted(wanted)]
-        user.groups.set(groups)  # type: ignore[attr-defined]
-    # Django caches permissions per user object; drop them so this request sees the new roles.
-    for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
-        user.__dict__.pop(attr, None)
-
-
-def evaluate_rules_after_commit(incident: Incident) -> None:
-    """Queue the auto-declaration rules for an incident that was created or changed."""
-    from .tasks import evaluate_incident as task
-
-    incident_id = incident.pk
-    transaction.on_commit(lambda: task.delay(incident_id))
-
-
-# Major incidents live in their own module for size; they are services of this app all the same.
-from .majors import *  # noqa: E402, F403

@@ -1,0 +1,82 @@
+"""The CMDB: configuration items and the dependency edges between them."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class CIKind(models.TextChoices):
+    BUSINESS_SERVICE = "business_service", "Business service"
+    APPLICATION = "application", "Application"
+    DATABASE = "database", "Database"
+    SERVER = "server", "Server"
+    NETWORK = "network", "Network"
+    SAAS_DEPENDENCY = "saas_dependency", "SaaS dependency"
+
+
+class Criticality(models.IntegerChoices):
+    CRITICAL = 1, "1 - Critical"
+    HIGH = 2, "2 - High"
+    MEDIUM = 3, "3 - Medium"
+    LOW = 4, "4 - Low"
+
+
+class ConfigurationItem(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=32, choices=CIKind.choices, db_index=True)
+    user_count = models.PositiveIntegerField(
+        default=0, help_text="Users who rely on this CI directly."
+    )
+    owner_group = models.CharField(max_length=100, blank=True)
+    criticality = models.PositiveSmallIntegerField(
+        choices=Criticality.choices, default=Criticality.MEDIUM
+    )
+    description = models.TextField(blank=True)
+    depends_on: models.ManyToManyField = models.ManyToManyField(
+        "self",
+        through="CIDependency",
+        through_fields=("consumer", "provider"),
+        symmetrical=False,
+        related_name="dependents",
+        blank=True,
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "configuration item"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CIDependency(models.Model):
+    """``consumer`` depends on ``provider``: an outage of the provider reaches the consumer."""
+
+    consumer = models.ForeignKey(
+        ConfigurationItem, on_delete=models.CASCADE, related_name="provider_links"
+    )
+    provider = models.ForeignKey(
+        ConfigurationItem, on_delete=models.CASCADE, related_name="consumer_links"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "CI dependency"
+        verbose_name_plural = "CI dependencies"
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "provider"], name="uniq_ci_dependency"),
+            models.CheckConstraint(
+                condition=~models.Q(consumer=models.F("provider")), name="ci_dependency_not_self"
+            ),
+        ]
+        indexes = [
+            # The impact CTE walks provider -> consumer; covering both columns lets PostgreSQL
+            # answer each step from the index alone.
+            models.Index(fields=["provider", "consumer"], name="ci_dep_provider_consumer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} → {self.provider}"

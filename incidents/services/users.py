@@ -1,0 +1,24 @@
+"""Users and the role groups they hold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.db import transaction
+
+ROLE_GROUPS = ("technician", "itsm_manager", "super_admin", "legal")
+
+
+def set_user_roles(user: AbstractBaseUser, roles: Iterable[str]) -> None:
+    """Make the user's groups exactly ``roles`` (creating unknown groups, which carry no rights)."""
+    wanted = {r for r in roles if isinstance(r, str) and r.strip()}
+    current = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+    if wanted == current:
+        return
+    with transaction.atomic():
+        groups = [Group.objects.get_or_create(name=name)[0] for name in sorted(wanted)]
+        user.groups.set(groups)  # type: ignore[attr-defined]
+    # Django caches permissions per user object; drop them so this request sees the new roles.
+    for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(attr, None)

@@ -1,0 +1,381 @@
+"""Incident pages: the list, logging and editing, the detail page and its actions, the CI picker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .. import selectors, services
+from ..errors import Conflict, DomainError, NotAllowed
+from ..models import (
+    OPEN_INCIDENT_STATES,
+    CIKind,
+    ConfigurationItem,
+    Incident,
+    IncidentState,
+    MajorIncident,
+    Priority,
+)
+from ..selectors import cmdb
+from .common import PAGE_SIZE, incident_or_404, requires
+from .forms import (
+    DeclareMajorIncidentForm,
+    IncidentCreateForm,
+    IncidentEditForm,
+    IncidentFilterForm,
+    IncidentForm,
+    LinkForm,
+    ResolveForm,
+    add_domain_error,
+)
+
+CI_SEARCH_LIMIT = 15
+# A CI deep in the graph can reach thousands of others; the page lists the first ones only.
+AFFECTED_CIS_SHOWN = 100
+
+
+def _priority_matrix() -> dict[str, dict[str, int]]:
+    """``services.PRIORITY_MATRIX`` as ``{impact: {urgency: priority}}`` for the page's script."""
+    matrix: dict[str, dict[str, int]] = {}
+    for (impact, urgency), priority in sorted(services.PRIORITY_MATRIX.items()):
+        matrix.setdefault(str(impact), {})[str(urgency)] = priority
+    return matrix
+
+
+def _selected_ci(form: IncidentForm) -> ConfigurationItem | None:
+    """The CI the picker holds, for showing its name when the form is shown again."""
+    if form.is_bound and hasattr(form, "cleaned_data"):
+        ci = form.cleaned_data.get("affected_ci")
+        if isinstance(ci, ConfigurationItem):
+            return ci
+    value = form["affected_ci"].value()
+    if isinstance(value, ConfigurationItem):
+        return value
+    if value in (None, ""):
+        return None
+    try:
+        return ConfigurationItem.objects.filter(pk=int(value)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def _form_context(form: IncidentForm) -> dict[str, Any]:
+    groups = (
+        ConfigurationItem.objects.exclude(owner_group="")
+        .order_by("owner_group")
+        .values_list("owner_group", flat=True)
+        .distinct()
+    )
+    # The preview is right before any script runs; the script keeps it current as the user picks.
+    manual = form["priority"].value() if "priority" in form.fields else None
+    try:
+        preview = (
+            int(manual)
+            if manual
+            else services.compute_priority(form["impact"].value(), form["urgency"].value())
+        )
+    except (DomainError, TypeError, ValueError):
+        preview = None
+    return {
+        "form": form,
+        "preview_priority": preview,
+        "preview_manual": bool(manual),
+        "selected_ci": _selected_ci(form),
+        "priority_matrix": _priority_matrix(),
+        # "P1 - Critical" -> "Critical": the badge beside it already says P1.
+        "priority_labels": {str(v): label.split(" - ", 1)[-1] for v, label in Priority.choices},
+        "assignment_groups": list(groups),
+    }
+
+
+# --- List -----------------------------------------------------------------------------------------
+
+
+@require_GET
+@requires("incidents.view_incident")
+def incident_list(request: HttpRequest) -> HttpResponse:
+    filters = IncidentFilterForm(request.GET or None)
+    incidents = Incident.objects.select_related("affected_ci", "assigned_to").order_by("-id")
+    if filters.is_valid():
+        data = filters.cleaned_data
+        if data["state"] == "open":
+            incidents = incidents.filter(state__in=OPEN_INCIDENT_STATES)
+        elif data["state"]:
+            incidents = incidents.filter(state=data["state"])
+        if data["priority"]:
+            incidents = incidents.filter(priority=data["priority"])
+        if data["mine"]:
+            incidents = incidents.filter(assigned_to=request.user.pk)
+        text = data["q"].strip()
+        if text:
+            match = Q(short_description__icontains=text) | Q(description__icontains=text)
+            pk = Incident.pk_from_number(text)
+            incidents = incidents.filter(match | Q(pk=pk) if pk is not None else match)
+    page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Page links keep the filters: everything in the query string except the page itself.
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "incidents/list.html",
+        {
+            "filters": filters,
+            "page": page,
+            "incidents": page.object_list,
+            "query": query.urlencode(),
+            "filtered": any(v for k, v in request.GET.items() if k != "page"),
+        },
+    )
+
+
+# --- Create and edit ------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@requires("incidents.add_incident")
+def incident_create(request: HttpRequest) -> HttpResponse:
+    form = IncidentCreateForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = services.create_incident(actor=request.user, **form.service_kwargs())
+        except NotAllowed:
+            raise
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"{incident.number} logged: P{incident.priority}, "
+                f"{incident.affected_users:,} affected users.",
+            )
+            return redirect("incidents:detail", number=incident.number)
+    status = 400 if form.is_bound else 200
+    return render(request, "incidents/form.html", _form_context(form), status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@requires("incidents.change_incident")
+def incident_edit(request: HttpRequest, number: str) -> HttpResponse:
+    incident = incident_or_404(number, Incident.objects.select_related("affected_ci"))
+    form = IncidentEditForm(request.POST or None, user=request.user, incident=incident)
+    if request.method == "POST" and form.is_valid():
+        changes = form.service_kwargs(only_changed=True)
+        try:
+            if changes:
+                services.update_incident(incident=incident, actor=request.user, **changes)
+        except NotAllowed:
+            raise
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            if changes:
+                messages.success(request, f"{incident.number} updated.")
+            else:
+                messages.info(request, "Nothing changed.")
+            return redirect("incidents:detail", number=incident.number)
+    context = _form_context(form) | {"incident": incident}
+    return render(request, "incidents/form.html", context, status=400 if form.is_bound else 200)
+
+
+# --- Detail and actions ---------------------------------------------------------------------------
+
+
+def _can_change(request: HttpRequest) -> bool:
+    return request.user.has_perm("incidents.change_incident")
+
+
+def _kind_label(kind: str) -> str:
+    return CIKind(kind).label if kind in CIKind.values else kind
+
+
+def _render_detail(
+    request: HttpRequest,
+    incident: Incident,
+    *,
+    resolve_form: ResolveForm | None = None,
+    link_form: LinkForm | None = None,
+    declare_form: DeclareMajorIncidentForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    impact = (
+        cmdb.impact(incident.affected_ci_id, limit=AFFECTED_CIS_SHOWN)
+        if incident.affected_ci_id
+        else None
+    )
+    can_change = _can_change(request)
+    major = MajorIncident.objects.filter(incident=incident).first()
+    can_declare = major is None and incident.is_open and selectors.can_declare(request.user)
+    children = list(incident.children.select_related("assigned_to").order_by("id"))
+    context = {
+        "incident": incident,
+        "impact": impact,
+        "affected_cis": [
+            {"name": ci.name, "kind": _kind_label(ci.kind), "user_count": ci.user_count}
+            for ci in (impact.affected_cis if impact else [])
+        ],
+        "affected_cis_hidden": impact.affected_ci_count - len(impact.affected_cis) if impact else 0,
+        "children": children,
+        "timeline": incident.timeline.select_related("actor").order_by("created_at", "id"),
+        "can_change": can_change,
+        "can_acknowledge": can_change and incident.is_open and incident.acknowledged_at is None,
+        "can_resolve": can_change and incident.is_open,
+        # A parent cannot become a child itself (one level deep), so it gets no link form.
+        "can_link": can_change and incident.state != IncidentState.CANCELLED and not children,
+        "resolve_form": resolve_form or ResolveForm(),
+        "link_form": link_form or LinkForm(),
+        "major_incident": major,
+        "can_declare": can_declare,
+        "declare_form": declare_form
+        or DeclareMajorIncidentForm(initial={"major_incident_manager": request.user}),
+        "times": [
+            ("Impact started", incident.impact_started_at),
+            ("Detected", incident.detected_at),
+            ("Logged", incident.created_at),
+            ("Acknowledged", incident.acknowledged_at),
+            ("Resolved", incident.resolved_at),
+            ("Closed", incident.closed_at),
+        ],
+    }
+    return render(request, "incidents/detail.html", context, status=status)
+
+
+_DETAIL_QUERYSET = Incident.objects.select_related(
+    "affected_ci", "caller", "assigned_to", "created_by", "parent", "problem"
+)
+
+
+@require_GET
+@requires("incidents.view_incident")
+def incident_detail(request: HttpRequest, number: str) -> HttpResponse:
+    return _render_detail(request, incident_or_404(number, _DETAIL_QUERYSET))
+
+
+def _refused(request: HttpRequest, incident: Incident, error: DomainError) -> HttpResponse:
+    """A refusal about the incident as a whole (e.g. already resolved), shown on its page."""
+    messages.error(request, error.message[:1].upper() + error.message[1:])
+    return redirect("incidents:detail", number=incident.number)
+
+
+@require_POST
+@requires("incidents.change_incident")
+def incident_acknowledge(request: HttpRequest, number: str) -> HttpResponse:
+    incident = incident_or_404(number)
+    try:
+        services.acknowledge_incident(incident=incident, actor=request.user)
+    except NotAllowed:
+        raise
+    except DomainError as exc:
+        return _refused(request, incident, exc)
+    messages.success(request, f"{incident.number} acknowledged.")
+    return redirect("incidents:detail", number=incident.number)
+
+
+def _incident_form_action(
+    request: HttpRequest,
+    incident: Incident,
+    form: Any,  # ResolveForm or LinkForm, passed back to the page as ``form_name``
+    form_name: str,
+    act: Callable[[dict[str, Any]], str],
+) -> HttpResponse:
+    """Run ``act`` (a service call returning the success message) for a form on the incident page.
+
+    A refusal naming one of the form's fields is shown beside it, with what was typed kept
+    (400); a refusal about the incident as a whole comes back as a message.
+    """
+    if form.is_valid():
+        try:
+            done = act(form.cleaned_data)
+        except NotAllowed:
+            raise
+        except DomainError as exc:
+            if exc.field not in form.fields:
+                return _refused(request, incident, exc)
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, done)
+            return redirect("incidents:detail", number=incident.number)
+    return _render_detail(request, incident, status=400, **{form_name: form})
+
+
+@require_POST
+@requires("incidents.change_incident")
+def incident_resolve(request: HttpRequest, number: str) -> HttpResponse:
+    incident = incident_or_404(number, _DETAIL_QUERYSET)
+
+    def resolve(data: dict[str, Any]) -> str:
+        services.resolve_incident(
+            incident=incident, actor=request.user, resolution_notes=data["resolution_notes"]
+        )
+        return f"{incident.number} resolved."
+
+    return _incident_form_action(
+        request, incident, ResolveForm(request.POST), "resolve_form", resolve
+    )
+
+
+@require_POST
+@requires("incidents.change_incident")
+def incident_link(request: HttpRequest, number: str) -> HttpResponse:
+    incident = incident_or_404(number, _DETAIL_QUERYSET)
+
+    def link(data: dict[str, Any]) -> str:
+        services.link_incident(incident=incident, parent=data["parent"], actor=request.user)
+        return f"{incident.number} linked as a child of {data['parent'].number}."
+
+    return _incident_form_action(request, incident, LinkForm(request.POST), "link_form", link)
+
+
+@require_POST
+@requires("incidents.declare_majorincident")
+def incident_declare(request: HttpRequest, number: str) -> HttpResponse:
+    incident = incident_or_404(number, _DETAIL_QUERYSET)
+    form = DeclareMajorIncidentForm(request.POST)
+    if form.is_valid():
+        try:
+            mi = services.declare_major_incident(
+                incident=incident, actor=request.user, **form.service_kwargs()
+            )
+        except NotAllowed:
+            raise
+        except DomainError as exc:
+            if exc.field == "incident_id" or isinstance(exc, Conflict):
+                return _refused(request, incident, exc)
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"{mi.number} declared; you are on its page now.")
+            return redirect("majors:detail", number=mi.number)
+    return _render_detail(request, incident, declare_form=form, status=400)
+
+
+# --- CI picker (htmx fragments) -------------------------------------------------------------------
+
+
+@require_GET
+@requires("incidents.view_configurationitem")
+def ci_search(request: HttpRequest) -> HttpResponse:
+    text = request.GET.get("ci_q", "").strip()[:200]
+    cis = ConfigurationItem.objects.order_by("criticality", "name")
+    if text:
+        cis = cis.filter(Q(name__icontains=text) | Q(owner_group__icontains=text))
+    return render(
+        request,
+        "incidents/_ci_options.html",
+        {"cis": cis[:CI_SEARCH_LIMIT], "text": text},
+    )
+
+
+@require_GET
+@requires("incidents.view_configurationitem")
+def ci_impact(request: HttpRequest, ci_id: int) -> HttpResponse:
+    ci = ConfigurationItem.objects.filter(pk=ci_id).first()
+    if ci is None:
+        raise Http404("No such configuration item")
+    impact = cmdb.impact(ci.pk, limit=7)  # the note names the first six dependents
+    return render(request, "incidents/_ci_impact.html", {"ci": ci, "impact": impact})
