@@ -10,10 +10,11 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Reinstall only when the lock changes; a rerun of `make install` is a no-op.
-$(STAMP): requirements.lock pyproject.toml
+# Reinstall only when a lock changes; a rerun of `make install` is a no-op. Development installs
+# the dev lock (runtime lock + test and lint tools); production installs requirements.lock alone.
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	@touch $(STAMP)
 
 migrate: install
