@@ -41,6 +41,7 @@ from .majors import (
     remove_role,
     set_milestones,
     transition_major_incident,
+    update_major_incident,
 )
 from .problems import (
     save_problem,
@@ -99,5 +100,6 @@ __all__ = [
     "tokens",
     "transition_major_incident",
     "update_incident",
+    "update_major_incident",
     "whole_minutes",
 ]

@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -476,3 +479,94 @@ def set_milestones(
             data={"milestone": name, "value": value and value.isoformat()},
         )
     return mi
+
+
+# --- What was declared ----------------------------------------------------------------------------
+
+# The descriptive fields of a declared MI that its team may edit; status, roles and milestones
+# have services of their own.
+EDITABLE_MI_FIELDS = (
+    "impact_statement",
+    "summary",
+    "bridge_link",
+    "is_security",
+    "media_attention",
+)
+_BRIDGE_LINK = URLValidator(schemes=["http", "https"])
+
+
+def _clean_mi_field(name: str, value: Any) -> Any:
+    if name in ("is_security", "media_attention"):
+        if not isinstance(value, bool):
+            raise DomainError(f"{name} must be true or false", field=name)
+        return value
+    if not isinstance(value, str):
+        raise DomainError(f"{name} must be text", field=name)
+    value = value.strip()
+    if name == "impact_statement" and not value:
+        raise DomainError("the impact statement cannot be empty", field=name)
+    if name == "bridge_link" and value:
+        max_length = MajorIncident._meta.get_field("bridge_link").max_length or 500
+        if len(value) > max_length:
+            raise DomainError(f"bridge_link is longer than {max_length} characters", field=name)
+        try:
+            _BRIDGE_LINK(value)
+        except ValidationError:
+            raise DomainError("bridge_link must be an http(s) URL", field=name) from None
+    return value
+
+
+@transaction.atomic
+def update_major_incident(
+    *, mi: MajorIncident, actor: Actor | None, **fields: Any
+) -> MajorIncident:
+    """Edit what was declared: impact statement, summary, bridge link, security and media flags.
+
+    Every field that changes gets its own timeline row; unchanged fields are a no-op (no row, no
+    write). The security flag is the incident's too: both are set together so they never
+    diverge. Media attention drives an escalation policy, which the periodic
+    ``evaluate_escalations`` fires from the flag (within a minute).
+    """
+    _require_manage(actor, mi)
+    unknown = sorted(set(fields) - set(EDITABLE_MI_FIELDS))
+    if unknown:
+        raise DomainError(
+            f"unknown or read-only field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+            field=unknown[0],
+        )
+    cleaned = {name: _clean_mi_field(name, value) for name, value in fields.items()}
+    # Lock order: the incident first, then its MI (as declaration and the lifecycle do).
+    incident = Incident.objects.select_for_update().get(pk=mi.incident_id)
+    mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
+    mi.incident = incident
+    if mi.status in (MIStatus.CLOSED, MIStatus.CANCELLED):
+        raise Conflict(f"{mi.number} is {mi.status}; what was declared is final")
+    changed = {name: value for name, value in cleaned.items() if getattr(mi, name) != value}
+    if not changed:
+        return mi
+    for name, value in changed.items():
+        old = getattr(mi, name)
+        setattr(mi, name, value)
+        record(
+            incident,
+            TimelineKind.UPDATED,
+            _describe_mi_change(mi, name, value, actor),
+            actor=actor,
+            major_incident=mi,
+            data={"field": name, "from": old, "to": value},
+        )
+    mi.save(update_fields=[*changed, "updated_at"])
+    if "is_security" in changed and incident.is_security != mi.is_security:
+        incident.is_security = mi.is_security
+        incident.save(update_fields=["is_security", "updated_at"])
+    return mi
+
+
+def _describe_mi_change(mi: MajorIncident, name: str, value: Any, actor: Actor | None) -> str:
+    who = name_of(actor)
+    if name == "is_security":
+        return f"{mi.number} {'marked' if value else 'no longer'} a security incident by {who}"
+    if name == "media_attention":
+        return f"{mi.number}: media attention {'raised' if value else 'cleared'} by {who}"
+    label = name.replace("_", " ")
+    return f"{mi.number}: {label} {'changed' if value else 'cleared'} by {who}"
