@@ -5,8 +5,10 @@
 
 from . import cmdb
 from .access import (
+    COMMAND_PERM,
     DECLARE_PERM,
     ROLE_PERMISSIONS,
+    can_command,
     can_declare,
     can_manage,
     can_override_priority,
@@ -31,6 +33,7 @@ from .properties import (
 )
 
 __all__ = [
+    "COMMAND_PERM",
     "DECLARE_PERM",
     "IC",
     "MI_MOVES",
@@ -39,6 +42,7 @@ __all__ = [
     "ROLE_PERMISSIONS",
     "active_roles",
     "actor_id",
+    "can_command",
     "can_declare",
     "can_manage",
     "can_override_priority",

@@ -36,6 +36,7 @@ from .incidents import (
     update_incident,
 )
 from .majors import (
+    EDITABLE_MI_FIELDS,
     assign_role,
     declare_major_incident,
     remove_role,
@@ -44,6 +45,7 @@ from .majors import (
     update_major_incident,
 )
 from .problems import (
+    save_change,
     save_problem,
 )
 from .properties import (
@@ -65,6 +67,7 @@ from .users import (
 )
 
 __all__ = [
+    "EDITABLE_MI_FIELDS",
     "PRIORITY_MATRIX",
     "ROLE_GROUPS",
     "UPDATABLE_FIELDS",
@@ -91,6 +94,7 @@ __all__ = [
     "reject_candidate",
     "remove_role",
     "resolve_incident",
+    "save_change",
     "save_configuration_item",
     "save_problem",
     "set_dependencies",

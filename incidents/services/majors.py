@@ -27,6 +27,7 @@ from ..models import (
     AutoDeclarationRule,
     CandidateStatus,
     Incident,
+    IncidentState,
     MajorIncident,
     MajorIncidentCandidate,
     MajorIncidentUserObjectPermission,
@@ -40,14 +41,15 @@ from ..models import (
 )
 from ..selectors.access import (
     ROLE_PERMISSIONS,
+    can_command,
     can_declare,
     can_manage,
 )
 from ..selectors.actors import Actor, actor_id, name_of, user_of
 from ..selectors.majors import IC, MI_MOVES, active_roles, current_commander
 from ..selectors.properties import get_property
-from .common import record, whole_minutes
-from .incidents import resolve_incident
+from .common import lock_incident, lock_major_incident, record, whole_minutes
+from .incidents import follow_major_incident
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +92,11 @@ def declare_major_incident(
         raise DomainError(
             f"{manager.username} is not an active user", field="major_incident_manager"
         )
+    _require_commander(manager, field="major_incident_manager")
     # The row lock serialises concurrent declarations of one incident on PostgreSQL; the
-    # one-to-one constraint below is the backstop everywhere else.
-    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    # one-to-one constraint below is the backstop everywhere else. It is the first lock of the
+    # order (services/common.py): the proposal settled below is locked after it.
+    incident = lock_incident(incident.pk)
     existing = MajorIncident.objects.filter(incident=incident).first()
     if existing is not None:
         raise Conflict(f"{incident.number} already has major incident {existing.number}")
@@ -193,6 +197,15 @@ def _not_after(moment: datetime | None, limit: datetime) -> datetime | None:
 # --- Roles ----------------------------------------------------------------------------------------
 
 
+def _require_commander(user: User, *, field: str) -> None:
+    if not can_command(user):
+        raise DomainError(
+            f"{user.username} cannot be the incident commander: commanding needs a role that "
+            "works incidents (technician, itsm_manager or super_admin)",
+            field=field,
+        )
+
+
 def _mi_permissions(codenames: Iterable[str]) -> list[Permission]:
     content_type = ContentType.objects.get_for_model(MajorIncident)  # cached per process
     return list(Permission.objects.filter(content_type=content_type, codename__in=codenames))
@@ -275,7 +288,7 @@ def assign_role(*, mi: MajorIncident, role: str, user: User, actor: Actor | None
     _require_manage(actor, mi)
     if role not in RaciRole.values:
         raise DomainError(f"unknown role {role!r}", field="role")
-    mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
+    mi = lock_major_incident(mi)
     if mi.status in (MIStatus.CLOSED, MIStatus.CANCELLED):
         raise DomainError(f"{mi.number} is {mi.status}; its roles are final")
     if not user.is_active:
@@ -283,6 +296,8 @@ def assign_role(*, mi: MajorIncident, role: str, user: User, actor: Actor | None
     held = {r.role: r for r in active_roles(mi) if r.user_id == user.pk}
     if role in held:
         return held[role]
+    if role == IC:
+        _require_commander(user, field="user")
     if role == IC and RaciRole.TECHNICAL_LEAD in held:
         raise DomainError(
             f"{user.username} is the technical lead; the incident commander may not also "
@@ -303,9 +318,9 @@ def assign_role(*, mi: MajorIncident, role: str, user: User, actor: Actor | None
 
 @transaction.atomic
 def remove_role(*, assignment: RoleAssignment, actor: Actor | None) -> None:
-    mi = MajorIncident.objects.select_for_update().get(pk=assignment.major_incident_id)
+    mi = lock_major_incident(MajorIncident(pk=assignment.major_incident_id))
     _require_manage(actor, mi)
-    assignment = RoleAssignment.objects.select_for_update().get(pk=assignment.pk)
+    assignment = RoleAssignment.objects.select_for_update(no_key=True).get(pk=assignment.pk)
     if assignment.removed_at is not None:
         return
     if assignment.role == IC:
@@ -331,7 +346,8 @@ def transition_major_incident(
 ) -> MajorIncident:
     """Move an MI to ``to``; a refused move raises DomainError with a sentence saying why."""
     reason = (reason or "").strip()
-    mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
+    # The incident (and its children, which resolve with it) before the MI: the lock order.
+    mi = lock_major_incident(mi, with_children=to == MIStatus.RESOLVED)
     if to == MIStatus.CANCELLED:
         if not can_declare(actor):
             raise NotAllowed(
@@ -417,6 +433,11 @@ def transition_major_incident(
     )
     if to == MIStatus.RESOLVED:
         _resolve_with_mi(mi, actor, reason)
+    elif old == MIStatus.RESOLVED and to == MIStatus.INVESTIGATING:
+        # Reopened: an open MI over a resolved incident is what the incident rule forbids.
+        follow_major_incident(incident=mi.incident, to=IncidentState.IN_PROGRESS, actor=actor)
+    elif to == MIStatus.CLOSED:
+        follow_major_incident(incident=mi.incident, to=IncidentState.CLOSED, actor=actor)
     events.send_after_commit(
         events.major_incident_state_changed,
         major_incident_id=mi.pk,
@@ -432,8 +453,9 @@ def _resolve_with_mi(mi: MajorIncident, actor: Actor | None, reason: str) -> Non
     note = f"Resolved with major incident {mi.number}" + (f": {reason}" if reason else "")
     parent = mi.incident
     for incident in [parent, *parent.children.filter(state__in=OPEN_INCIDENT_STATES)]:
-        if incident.state in OPEN_INCIDENT_STATES:
-            resolve_incident(incident=incident, actor=actor, resolution_notes=note)
+        follow_major_incident(
+            incident=incident, to=IncidentState.RESOLVED, actor=actor, reason=note
+        )
 
 
 @transaction.atomic
@@ -446,7 +468,7 @@ def set_milestones(
     if unknown:
         name = sorted(unknown)[0]
         raise DomainError(f"{name} is not a milestone", field=name)
-    mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
+    mi = lock_major_incident(mi)
     now = timezone.now()
     for name, value in values.items():
         if value is None and name == "declared_at":
@@ -535,10 +557,8 @@ def update_major_incident(
             field=unknown[0],
         )
     cleaned = {name: _clean_mi_field(name, value) for name, value in fields.items()}
-    # Lock order: the incident first, then its MI (as declaration and the lifecycle do).
-    incident = Incident.objects.select_for_update().get(pk=mi.incident_id)
-    mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
-    mi.incident = incident
+    mi = lock_major_incident(mi)  # the incident first: its security flag changes too
+    incident = mi.incident
     if mi.status in (MIStatus.CLOSED, MIStatus.CANCELLED):
         raise Conflict(f"{mi.number} is {mi.status}; what was declared is final")
     changed = {name: value for name, value in cleaned.items() if getattr(mi, name) != value}
