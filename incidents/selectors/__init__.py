@@ -20,9 +20,11 @@ from .actors import (
 )
 from .majors import (
     IC,
+    LIVE_MI_STATUSES,
     MI_MOVES,
     active_roles,
     current_commander,
+    governing_major_incident,
     raci_holders,
     sweep_candidates,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "COMMAND_PERM",
     "DECLARE_PERM",
     "IC",
+    "LIVE_MI_STATUSES",
     "MI_MOVES",
     "PROPERTY_CACHE_KEY",
     "PROPERTY_CACHE_SECONDS",
@@ -49,6 +52,7 @@ __all__ = [
     "cmdb",
     "current_commander",
     "get_property",
+    "governing_major_incident",
     "name_of",
     "raci_holders",
     "sweep_candidates",

@@ -24,6 +24,7 @@ from ..selectors.access import (
     can_override_priority,
 )
 from ..selectors.actors import Actor, name_of, user_of
+from ..selectors.majors import governing_major_incident
 from .common import lock_incident, lock_incidents, record
 from .enqueue import evaluate_rules_after_commit
 
@@ -100,21 +101,6 @@ def _check_parent(incident: Incident, parent: Incident) -> None:
 
 
 # --- The incident of a major incident -------------------------------------------------------------
-
-# While its MI is live (declared up to resolved), an incident's state is the MI's: the MI's
-# lifecycle resolves, reopens and closes it, and a direct move would leave the MI declared over
-# a resolved incident, past the stability and cancellation guards. Closed and cancelled MIs let go.
-_GOVERNING_MI_STATUSES = (*OPEN_MI_STATUSES, MIStatus.RESOLVED)
-
-
-def governing_major_incident(incident: Incident) -> MajorIncident | None:
-    """The live MI whose lifecycle the incident follows, if any (callers hold the incident lock;
-    every MI transition takes it too, so the answer holds until the caller commits)."""
-    return (
-        MajorIncident.objects.filter(incident_id=incident.pk, status__in=_GOVERNING_MI_STATUSES)
-        .only("id", "status", "incident_id")
-        .first()
-    )
 
 
 def _refuse_under_mi(incident: Incident, mi: MajorIncident, what: str, instead: str) -> Conflict:

@@ -109,6 +109,13 @@ def test_web_resolve_shows_the_refusal_on_the_page(browser_for, tina, mi):
     assert _state(mi.incident) != IncidentState.RESOLVED
 
 
+def test_the_incident_page_offers_no_move_the_mi_owns(browser_for, tina, mi):
+    html = browser_for(tina).get(f"/incidents/{mi.incident.number}/").content.decode()
+    assert f"/incidents/{mi.incident.number}/resolve/" not in html
+    assert f"/incidents/{mi.incident.number}/link/" not in html
+    assert f"resolving {mi.number} resolves it" in html
+
+
 def test_web_link_shows_the_refusal_on_the_page(browser_for, tina, mi, other):
     response = browser_for(tina).post(
         f"/incidents/{mi.incident.number}/link/", {"parent": other.number}, follow=True
