@@ -36,13 +36,16 @@ from .incidents import (
     update_incident,
 )
 from .majors import (
+    EDITABLE_MI_FIELDS,
     assign_role,
     declare_major_incident,
     remove_role,
     set_milestones,
     transition_major_incident,
+    update_major_incident,
 )
 from .problems import (
+    save_change,
     save_problem,
 )
 from .properties import (
@@ -64,6 +67,7 @@ from .users import (
 )
 
 __all__ = [
+    "EDITABLE_MI_FIELDS",
     "PRIORITY_MATRIX",
     "ROLE_GROUPS",
     "UPDATABLE_FIELDS",
@@ -90,6 +94,7 @@ __all__ = [
     "reject_candidate",
     "remove_role",
     "resolve_incident",
+    "save_change",
     "save_configuration_item",
     "save_problem",
     "set_dependencies",
@@ -99,5 +104,6 @@ __all__ = [
     "tokens",
     "transition_major_incident",
     "update_incident",
+    "update_major_incident",
     "whole_minutes",
 ]
