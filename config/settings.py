@@ -234,6 +234,10 @@ if not 0 < JWT_JWKS_TIMEOUT <= 30 or not 0 < JWT_JWKS_COOLDOWN < JWT_JWKS_LIFESP
     )
 
 # --- REST API ------------------------------------------------------------------------------------
+_THROTTLE_ENV = {
+    "token_user": "TOKEN_THROTTLE_PER_USER",
+    "token_address": "TOKEN_THROTTLE_PER_ADDRESS",
+}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "incidents.api.auth.JWTAuthentication",
@@ -256,8 +260,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Password guessing at /api/auth/token/: attempts per username and per client address.
     "DEFAULT_THROTTLE_RATES": {
-        "token_user": env.str("TOKEN_THROTTLE_PER_USER", default="10/minute"),
-        "token_address": env.str("TOKEN_THROTTLE_PER_ADDRESS", default="30/minute"),
+        "token_user": env.str(_THROTTLE_ENV["token_user"], default="10/minute"),
+        "token_address": env.str(_THROTTLE_ENV["token_address"], default="30/minute"),
     },
     # Behind a proxy: how many of them append to X-Forwarded-For (0 = none, REMOTE_ADDR counts).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
@@ -266,7 +270,7 @@ for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
     # DRF reads the rate on the first request; a typo would be a 500 there, not an error here.
     if not re.fullmatch(r"[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
         raise ImproperlyConfigured(
-            f"throttle rate {_rate!r} for {_scope}: write N/second, N/minute, N/hour or N/day"
+            f"{_THROTTLE_ENV[_scope]}={_rate!r}: write N/second, N/minute, N/hour or N/day"
         )
 SPECTACULAR_SETTINGS = {
     "TITLE": "MIM Desk API",

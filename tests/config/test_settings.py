@@ -259,7 +259,7 @@ def test_jwks_url_must_be_https_outside_debug(tmp_path, url, debug, ok):
 
 def test_a_throttle_rate_typo_stops_start_up(tmp_path):
     result = start(tmp_path, SECRET_KEY=A_KEY, TOKEN_THROTTLE_PER_USER="10/minnute")
-    assert refused(result, "10/minnute"), result.stderr
+    assert refused(result, "TOKEN_THROTTLE_PER_USER", "10/minnute"), result.stderr
 
 
 # --- one cache, two instances -------------------------------------------------------------------

@@ -334,12 +334,12 @@ def test_user_created_from_an_idp_token_cannot_log_in_with_an_empty_password(
     idp, bearer, api, settings
 ):
     bearer(idp.token(sub="usr_created")).get("/api/incidents/")
-    user = User.objects.get(username="usr_created")
-    assert not user.has_usable_password()
     # authenticate() is what every login here calls (the token endpoint, the login page); the
     # forms refuse a blank password before it, so ask it directly. A user made with
     # set_password("") or create_user(password="") would be let in here.
     assert authenticate(None, username="usr_created", password="") is None
+    user = User.objects.get(username="usr_created")
+    assert not user.has_usable_password()
     # Nor does the stored marker work as a password, once local logins are on again.
     settings.JWT_JWKS_URL = ""
     for password in (user.password, " "):
