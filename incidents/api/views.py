@@ -45,6 +45,7 @@ from .serializers import (
     SystemPropertyUpdateSerializer,
     TimelineEntrySerializer,
 )
+from .throttles import TokenAddressThrottle, TokenUserThrottle
 
 CAN_CHANGE_INCIDENT = HasPerm.of("incidents.change_incident")
 
@@ -237,6 +238,8 @@ class TokenView(APIView):
 class TokenObtainView(TokenView):
     """Exchange a username and password for an access token and a refresh token."""
 
+    throttle_classes = [TokenAddressThrottle, TokenUserThrottle]
+
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=1024, trim_whitespace=False)
@@ -246,7 +249,14 @@ class TokenObtainView(TokenView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: _TOKEN_PAIR, 401: OpenApiResponse(description="Bad credentials")},
+        responses={
+            200: _TOKEN_PAIR,
+            401: OpenApiResponse(description="Bad credentials"),
+            429: OpenApiResponse(
+                description="Too many attempts for this username or from this address;"
+                " the Retry-After header says after how many seconds to try again"
+            ),
+        },
         auth=[],
     )
     def post(self, request: Request) -> Response:

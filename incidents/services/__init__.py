@@ -64,6 +64,7 @@ from .rules import (
 from .users import (
     ROLE_GROUPS,
     set_user_roles,
+    sync_roles_from_idp,
 )
 
 __all__ = [
@@ -101,6 +102,7 @@ __all__ = [
     "set_milestones",
     "set_property",
     "set_user_roles",
+    "sync_roles_from_idp",
     "tokens",
     "transition_major_incident",
     "update_incident",
