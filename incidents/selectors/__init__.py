@@ -21,6 +21,7 @@ from .majors import (
     MI_MOVES,
     active_roles,
     current_commander,
+    milestone_not_yet,
     raci_holders,
     sweep_candidates,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "cmdb",
     "current_commander",
     "get_property",
+    "milestone_not_yet",
     "name_of",
     "raci_holders",
     "sweep_candidates",

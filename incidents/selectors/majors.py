@@ -34,6 +34,32 @@ for _status in OPEN_MI_STATUSES:
     MI_MOVES[_status].add(MIStatus.CANCELLED)
 
 
+def milestone_not_yet(mi: MajorIncident, name: str) -> str | None:
+    """Why ``name`` cannot be set on ``mi`` now (it has not happened), or None if it can.
+
+    The milestones a state stamps exist only once the MI reached that state; the others
+    (stakeholder update, fix deployed, …) are facts the team may record whenever they happened.
+    ``monitoring_started_at`` is also the stability clock: while the MI is in monitoring only the
+    move into monitoring sets it, or a backfill could resolve it before it proved stable.
+    """
+    if name == "closed_at" and mi.status != MIStatus.CLOSED:
+        return f"{mi.number} has not been closed; set when it is closed"
+    if name in ("resolved_at", "all_clear_at") and mi.status not in (
+        MIStatus.RESOLVED,
+        MIStatus.CLOSED,
+    ):
+        return f"{mi.number} has not been resolved; set once it is resolved"
+    if name == "monitoring_started_at":
+        if mi.monitoring_started_at is None:
+            return f"{mi.number} has not been in monitoring; set when it enters monitoring"
+        if mi.status == MIStatus.MONITORING:
+            return (
+                f"{mi.number} is in monitoring and this is its stability clock; set by the move "
+                "to monitoring"
+            )
+    return None
+
+
 def active_roles(mi: MajorIncident) -> list[RoleAssignment]:
     return list(
         mi.role_assignments.filter(removed_at__isnull=True).select_related("user").order_by("id")

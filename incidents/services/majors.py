@@ -24,6 +24,7 @@ from ..models import (
     AutoDeclarationRule,
     CandidateStatus,
     Incident,
+    IncidentState,
     MajorIncident,
     MajorIncidentCandidate,
     MajorIncidentUserObjectPermission,
@@ -41,7 +42,7 @@ from ..selectors.access import (
     can_manage,
 )
 from ..selectors.actors import Actor, actor_id, name_of, user_of
-from ..selectors.majors import IC, MI_MOVES, active_roles, current_commander
+from ..selectors.majors import IC, MI_MOVES, active_roles, current_commander, milestone_not_yet
 from ..selectors.properties import get_property
 from .common import record, whole_minutes
 from .incidents import resolve_incident
@@ -73,8 +74,8 @@ def declare_major_incident(
     """Declare ``incident`` a major incident, with ``manager`` as its incident commander.
 
     ``actor`` None means a rule declared it (no permission check). In one transaction: the MI,
-    the incident raised to P1, the IC and the on-call roles, a linked problem ticket and the
-    timeline rows; ``major_incident_declared`` is sent after commit.
+    the incident raised to P1, acknowledged and in progress, the IC and the on-call roles, a
+    linked problem ticket and the timeline rows; ``major_incident_declared`` is sent after commit.
     """
     if actor is not None and not can_declare(actor):
         raise NotAllowed("declaring a major incident needs the itsm_manager or super_admin role")
@@ -163,6 +164,7 @@ def declare_major_incident(
     if is_security and not incident.is_security:
         incident.is_security = True
         changed.append("is_security")
+    changed += _take_up(incident, mi, actor, now, how)
     if changed:
         incident.save(update_fields=[*changed, "updated_at"])
 
@@ -181,6 +183,40 @@ def declare_major_incident(
         events.major_incident_declared, major_incident_id=mi.pk, actor_id=actor_id(actor)
     )
     return mi
+
+
+def _take_up(
+    incident: Incident, mi: MajorIncident, actor: Actor | None, now: datetime, how: str
+) -> list[str]:
+    """A declared incident is being worked on: acknowledged (once) and in progress.
+
+    Changes the locked ``incident`` in memory and returns the fields the caller saves; an MI over
+    an incident nobody acknowledged would keep the "P1 unacknowledged" clock and the desk's
+    queue saying that nobody owns it while a war room runs it.
+    """
+    changed = []
+    if incident.acknowledged_at is None:
+        incident.acknowledged_at = now
+        changed.append("acknowledged_at")
+        record(
+            incident,
+            TimelineKind.ACKNOWLEDGED,
+            f"Acknowledged: {mi.number} declared {how}",
+            actor=actor,
+            major_incident=mi,
+        )
+    if incident.state in (IncidentState.NEW, IncidentState.ON_HOLD):
+        record(
+            incident,
+            TimelineKind.STATE_CHANGED,
+            f"State {incident.state} → {IncidentState.IN_PROGRESS} ({mi.number} declared)",
+            actor=actor,
+            major_incident=mi,
+            data={"from": incident.state, "to": IncidentState.IN_PROGRESS},
+        )
+        incident.state = IncidentState.IN_PROGRESS
+        changed.append("state")
+    return changed
 
 
 def _not_after(moment: datetime | None, limit: datetime) -> datetime | None:
@@ -433,6 +469,12 @@ def _resolve_with_mi(mi: MajorIncident, actor: Actor | None, reason: str) -> Non
             resolve_incident(incident=incident, actor=actor, resolution_notes=note)
 
 
+# Stamped by the declaration or a move of the lifecycle: corrected, never cleared.
+_STAMPED_MILESTONES = frozenset(
+    {"declared_at", "monitoring_started_at", "resolved_at", "closed_at"}
+)
+
+
 @transaction.atomic
 def set_milestones(
     *, mi: MajorIncident, actor: Actor | None, values: dict[str, datetime | None]
@@ -445,12 +487,15 @@ def set_milestones(
         raise DomainError(f"{name} is not a milestone", field=name)
     mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
     now = timezone.now()
+    changed = {n: v for n, v in values.items() if getattr(mi, n) != v}
     for name, value in values.items():
-        if value is None and name == "declared_at":
-            raise DomainError("declared_at cannot be cleared", field=name)
+        if value is None and name in _STAMPED_MILESTONES and name in changed:
+            raise DomainError(f"{name} cannot be cleared", field=name)
         if value is not None and value > now + timedelta(minutes=5):
             raise DomainError(f"{name} must not be in the future", field=name)
-    changed = {n: v for n, v in values.items() if getattr(mi, n) != v}
+        not_yet = milestone_not_yet(mi, name) if name in changed else None
+        if not_yet:
+            raise DomainError(f"{name}: {not_yet}", field=name)
     for name, value in changed.items():
         setattr(mi, name, value)
     previous: tuple[str, datetime] | None = None

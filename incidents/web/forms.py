@@ -26,6 +26,7 @@ from ..models import (
     RaciRole,
     Urgency,
 )
+from ..selectors import milestone_not_yet
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -303,12 +304,15 @@ class TransitionForm(forms.Form):
 
 
 class MilestonesForm(forms.Form):
-    """Every milestone as a UTC datetime-local box; only the changed ones go to the service."""
+    """A UTC datetime-local box per milestone that has happened or may be recorded now (not the
+    ones a move has yet to stamp); only the changed ones go to the service."""
 
     def __init__(self, *args: Any, mi: MajorIncident, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {name: _to_minute(getattr(mi, name)) for name in MILESTONES})
         super().__init__(*args, **kwargs)
         for name in MILESTONES:
+            if milestone_not_yet(mi, name):
+                continue
             label = name.removesuffix("_at").replace("_", " ").capitalize()
             self.fields[name] = UTCDateTimeField(label=f"{label} (UTC)")
 

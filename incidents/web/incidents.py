@@ -102,7 +102,9 @@ def _form_context(form: IncidentForm) -> dict[str, Any]:
 @requires("incidents.view_incident")
 def incident_list(request: HttpRequest) -> HttpResponse:
     filters = IncidentFilterForm(request.GET or None)
-    incidents = Incident.objects.select_related("affected_ci", "assigned_to").order_by("-id")
+    incidents = Incident.objects.select_related(
+        "affected_ci", "assigned_to", "major_incident"
+    ).order_by("-id")
     if filters.is_valid():
         data = filters.cleaned_data
         if data["state"] == "open":

@@ -154,7 +154,10 @@ def _render_mi(
         ),
         "roles": roles,
         "bridge_is_link": _is_web_link(mi.bridge_link),
-        "milestones": [(name, _milestone_label(name), getattr(mi, name)) for name in MILESTONES],
+        "milestones": [
+            (name, _milestone_label(name), getattr(mi, name), selectors.milestone_not_yet(mi, name))
+            for name in MILESTONES
+        ],
         "children": children,
         "open_children": sum(1 for c in children if c.is_open),
         "timeline": timeline,
