@@ -40,6 +40,7 @@ from .majors import (
     declare_major_incident,
     remove_role,
     set_milestones,
+    stakeholder_impact_statement,
     transition_major_incident,
 )
 from .problems import (
@@ -99,6 +100,7 @@ __all__ = [
     "set_milestones",
     "set_property",
     "set_user_roles",
+    "stakeholder_impact_statement",
     "tokens",
     "transition_major_incident",
     "update_incident",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
@@ -42,7 +42,14 @@ from ..selectors.access import (
     can_manage,
 )
 from ..selectors.actors import Actor, actor_id, name_of, user_of
-from ..selectors.majors import IC, MI_MOVES, active_roles, current_commander, milestone_not_yet
+from ..selectors.majors import (
+    IC,
+    active_roles,
+    allowed_moves,
+    current_commander,
+    milestone_not_yet,
+    move_not_permitted,
+)
 from ..selectors.properties import get_property
 from .common import record, whole_minutes
 from .incidents import resolve_incident
@@ -219,6 +226,26 @@ def _take_up(
     return changed
 
 
+def stakeholder_impact_statement(incident: Incident) -> str:
+    """An impact statement for an MI nobody wrote one for (a rule declared it, or a proposal was
+    accepted without one): what is wrong, how many users of which service, since when (UTC).
+
+    Written for a stakeholder, not in the rule's terms; the rule and its reason are kept apart
+    (``trigger_rule``, ``trigger_reason``).
+    """
+    what = incident.short_description.strip().rstrip(".") or incident.number
+    since = (incident.impact_started_at or incident.detected_at or incident.created_at).astimezone(
+        UTC
+    )
+    when = f"since {since:%H:%M} UTC on {since:%Y-%m-%d}"
+    ci = incident.affected_ci
+    if ci is None:
+        return f"{what}. No affected service is recorded yet, nor how many users; {when}."
+    users = incident.affected_users
+    who = f"{users:,} user{'' if users == 1 else 's'}" if users else "No users counted yet"
+    return f"{what}. {who} affected through {ci.name} and the services that depend on it, {when}."
+
+
 def _not_after(moment: datetime | None, limit: datetime) -> datetime | None:
     return moment if moment is None or moment <= limit else limit
 
@@ -362,51 +389,42 @@ def transition_major_incident(
     reason: str = "",
     override_stability: bool = False,
 ) -> MajorIncident:
-    """Move an MI to ``to``; a refused move raises DomainError with a sentence saying why."""
+    """Move an MI to ``to``; a refused move raises DomainError with a sentence saying why.
+
+    What is refused is what ``selectors.allowed_moves`` says for this actor now (the page's
+    buttons and the API's ``allowed_transitions`` come from it too); the written reasons a move
+    needs (cancelling, overriding the stability period) are checked here.
+    """
     reason = (reason or "").strip()
     mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
-    if to == MIStatus.CANCELLED:
-        if not can_declare(actor):
-            raise NotAllowed(
-                "cancelling a major incident needs the itsm_manager or super_admin role"
-            )
-    else:
-        _require_manage(actor, mi)
+    refusal = move_not_permitted(actor, mi, to)
+    if refusal:
+        raise NotAllowed(refusal)
     if to not in MIStatus.values:
         raise DomainError(f"unknown status {to!r}", field="to")
     if to == mi.status:
         return mi
-    if to not in MI_MOVES[mi.status]:
-        raise DomainError(f"a major incident cannot move from {mi.status} to {to}", field="to")
 
     now = timezone.now()
-    note = ""
-    if to == MIStatus.CANCELLED and not reason:
+    move = next((m for m in allowed_moves(mi, actor, now) if m.to == to), None)
+    if move is None:
+        raise DomainError(f"a major incident cannot move from {mi.status} to {to}", field="to")
+    if move.needs_reason and not reason:
         raise DomainError(
             "cancelling needs a reason (declared in error, downgraded, …)", field="reason"
         )
-    if to == MIStatus.RESOLVED:
-        needed = timedelta(minutes=get_property("resolution_stability_minutes"))
+    note = ""
+    if not move.possible:
+        if not (move.overridable and override_stability):
+            raise DomainError(move.why, field="to")
+        if not move.can_override:
+            raise NotAllowed("only the incident commander may override the stability period")
+        if not reason:
+            raise DomainError(
+                "overriding the stability period needs a written reason", field="reason"
+            )
         stable_for = now - (mi.monitoring_started_at or now)
-        if stable_for < needed:
-            if not override_stability:
-                raise DomainError(
-                    f"{mi.number} has been in monitoring for {whole_minutes(stable_for)} min; "
-                    f"it may be resolved after {whole_minutes(needed)} min of stability, unless "
-                    "the incident commander overrides with a written reason",
-                    field="to",
-                )
-            if current_commander(mi) != user_of(actor):
-                raise NotAllowed("only the incident commander may override the stability period")
-            if not reason:
-                raise DomainError(
-                    "overriding the stability period needs a written reason", field="reason"
-                )
-            note = f" (stability period overridden after {whole_minutes(stable_for)} min: {reason})"
-    if to == MIStatus.CLOSED and mi.pir_published_at is None:
-        raise DomainError(
-            f"{mi.number} may be closed only when its post-incident review is published", field="to"
-        )
+        note = f" (stability period overridden after {whole_minutes(stable_for)} min: {reason})"
 
     old = mi.status
     mi.status = to
