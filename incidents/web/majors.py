@@ -130,6 +130,11 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _not_yet(mi: MajorIncident, name: str) -> str:
+    """Why a milestone has no box yet, as the row of this MI's page says it (without its number)."""
+    return _sentence((selectors.milestone_not_yet(mi, name) or "").removeprefix(f"{mi.number} "))
+
+
 def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
     can_manage = selectors.can_manage(request.user, mi)
     editable = can_manage and mi.status not in (MIStatus.CLOSED, MIStatus.CANCELLED)
@@ -154,7 +159,7 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
         "roles": roles,
         "bridge_is_link": _is_web_link(mi.bridge_link),
         "milestones": [
-            (name, _milestone_label(name), getattr(mi, name), selectors.milestone_not_yet(mi, name))
+            (name, _milestone_label(name), getattr(mi, name), _not_yet(mi, name))
             for name in MILESTONES
         ],
         "children": children,
