@@ -5,8 +5,10 @@
 
 from . import cmdb
 from .access import (
+    COMMAND_PERM,
     DECLARE_PERM,
     ROLE_PERMISSIONS,
+    can_command,
     can_declare,
     can_manage,
     can_override_priority,
@@ -18,11 +20,13 @@ from .actors import (
 )
 from .majors import (
     IC,
+    LIVE_MI_STATUSES,
     MI_MOVES,
     Move,
     active_roles,
     allowed_moves,
     current_commander,
+    governing_major_incident,
     manageable,
     milestone_not_yet,
     move_not_permitted,
@@ -36,8 +40,10 @@ from .properties import (
 )
 
 __all__ = [
+    "COMMAND_PERM",
     "DECLARE_PERM",
     "IC",
+    "LIVE_MI_STATUSES",
     "MI_MOVES",
     "PROPERTY_CACHE_KEY",
     "PROPERTY_CACHE_SECONDS",
@@ -46,12 +52,14 @@ __all__ = [
     "active_roles",
     "actor_id",
     "allowed_moves",
+    "can_command",
     "can_declare",
     "can_manage",
     "can_override_priority",
     "cmdb",
     "current_commander",
     "get_property",
+    "governing_major_incident",
     "manageable",
     "milestone_not_yet",
     "move_not_permitted",

@@ -36,14 +36,17 @@ from .incidents import (
     update_incident,
 )
 from .majors import (
+    EDITABLE_MI_FIELDS,
     assign_role,
     declare_major_incident,
     remove_role,
     set_milestones,
     stakeholder_impact_statement,
     transition_major_incident,
+    update_major_incident,
 )
 from .problems import (
+    save_change,
     save_problem,
 )
 from .properties import (
@@ -59,15 +62,13 @@ from .rules import (
     pick_commander,
     reject_candidate,
 )
-
-# Stand-in until rules' update_major_incident lands in .majors (drop at merge).
-from .standin_update_major_incident import update_major_incident
 from .users import (
     ROLE_GROUPS,
     set_user_roles,
 )
 
 __all__ = [
+    "EDITABLE_MI_FIELDS",
     "PRIORITY_MATRIX",
     "ROLE_GROUPS",
     "UPDATABLE_FIELDS",
@@ -94,6 +95,7 @@ __all__ = [
     "reject_candidate",
     "remove_role",
     "resolve_incident",
+    "save_change",
     "save_configuration_item",
     "save_problem",
     "set_dependencies",
