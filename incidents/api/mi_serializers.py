@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import URLValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -25,9 +26,6 @@ from incidents.models import (
 )
 
 from .serializers import NumberField, UsernameField
-
-_STATUS_ORDER = list(MIStatus.values)
-
 
 # --- Output ---------------------------------------------------------------------------------------
 
@@ -56,6 +54,26 @@ class MilestonesSerializer(serializers.Serializer):
         ref_name = "MajorIncidentMilestones"
 
 
+class MoveSerializer(serializers.Serializer):
+    """One move out of the MI's status, as the caller may make it now (``selectors.Move``)."""
+
+    to = serializers.ChoiceField(choices=MIStatus.choices)
+    allowed = serializers.BooleanField(help_text="The transition endpoint accepts it now")
+    reason = serializers.CharField(
+        allow_null=True, help_text="Why it is not allowed now; null when it is"
+    )
+    possible_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When it becomes possible by itself (the end of the stability period)",
+    )
+    can_override = serializers.BooleanField(
+        help_text="The caller (the IC) may make it now with override_stability and a reason"
+    )
+
+    class Meta:
+        ref_name = "MajorIncidentMove"
+
+
 class MajorIncidentSerializer(serializers.ModelSerializer):
     """One major incident as the API shows it. The view prefetches what it reads."""
 
@@ -79,6 +97,7 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
     war_room = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
     allowed_transitions = serializers.SerializerMethodField()
+    transitions = serializers.SerializerMethodField()
 
     class Meta:
         ref_name = "MajorIncident"
@@ -88,7 +107,7 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
             "impact_statement", "bridge_link", "is_security", "media_attention", "trigger_rule",
             "trigger_reason", "declared_by", "problem", "changes", "roles",
             "child_incidents_count", "child_incidents", "milestones", "next_update_due_at",
-            "cancel_reason", "war_room", "timeline", "allowed_transitions",
+            "cancel_reason", "war_room", "timeline", "allowed_transitions", "transitions",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -125,11 +144,39 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
     def get_timeline(self, mi: MajorIncident) -> str:
         return reverse("majorincident-timeline", kwargs={"number": mi.number})
 
+    def _moves(self, mi: MajorIncident) -> list[selectors.Move]:
+        # Both fields read one computation per MI and request (the caller's permissions).
+        cache: dict[int, list[selectors.Move]] = self.context.setdefault("_moves", {})
+        if mi.pk not in cache:
+            request = self.context.get("request")
+            manageable: set[int] | None = self.context.get("manageable")
+            cache[mi.pk] = selectors.allowed_moves(
+                mi,
+                request.user if request else None,
+                may_manage=None if manageable is None else mi.pk in manageable,
+            )
+        return cache[mi.pk]
+
     @extend_schema_field(
         serializers.ListField(child=serializers.ChoiceField(choices=MIStatus.choices))
     )
     def get_allowed_transitions(self, mi: MajorIncident) -> list[str]:
-        return sorted(selectors.MI_MOVES.get(mi.status, set()), key=_STATUS_ORDER.index)
+        """The moves the caller may make now (``transitions`` says why the others may not)."""
+        return [move.to for move in self._moves(mi) if move.allowed]
+
+    @extend_schema_field(MoveSerializer(many=True))
+    def get_transitions(self, mi: MajorIncident) -> list[dict[str, Any]]:
+        rows = [
+            {
+                "to": move.to,
+                "allowed": move.allowed,
+                "reason": move.why or None,
+                "possible_at": move.possible_at,
+                "can_override": move.can_override,
+            }
+            for move in self._moves(mi)
+        ]
+        return list(MoveSerializer(rows, many=True).data)
 
 
 class CandidateSerializer(serializers.ModelSerializer):
@@ -181,6 +228,43 @@ class DeclareInputSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "MajorIncidentDeclareInput"
+
+
+class UpdateInputSerializer(serializers.Serializer):
+    """``PATCH /api/major-incidents/{number}/``: any of what was declared, nothing else."""
+
+    impact_statement = serializers.CharField(required=False, max_length=10_000)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    bridge_link = serializers.URLField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=500,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text='An http(s) URL; "" or null clears it',
+    )
+    is_security = serializers.BooleanField(required=False)
+    media_attention = serializers.BooleanField(required=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                # A typo (``impact_statment``) is refused by name, never silently ignored.
+                raise serializers.ValidationError(
+                    {name: ["unknown or read-only field"] for name in unknown}
+                )
+        values = super().to_internal_value(data)
+        if not values:
+            raise serializers.ValidationError(
+                {"detail": ["give at least one of: " + ", ".join(self.fields)]}
+            )
+        if "bridge_link" in values and values["bridge_link"] is None:
+            values["bridge_link"] = ""  # stored as "" (no link), like at declaration
+        return values
+
+    class Meta:
+        ref_name = "MajorIncidentUpdateInput"
 
 
 class TransitionInputSerializer(serializers.Serializer):

@@ -44,6 +44,7 @@ from .mi_serializers import (
     RoleAssignmentSerializer,
     RoleInputSerializer,
     TransitionInputSerializer,
+    UpdateInputSerializer,
 )
 from .serializers import TimelineEntrySerializer
 from .views import NumberLookupMixin
@@ -122,6 +123,16 @@ class MajorIncidentViewSet(
             return [CAN_DECLARE()]
         return super().get_permissions()
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = page if page is not None else list(queryset)
+        # Who may run which of these MIs, asked once for the page (allowed_transitions).
+        context = self.get_serializer_context()
+        context["manageable"] = selectors.manageable(request.user, rows)
+        data = MajorIncidentSerializer(rows, many=True, context=context).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
     def _respond(self, mi: MajorIncident, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=mi.pk)
         return Response(
@@ -151,6 +162,25 @@ class MajorIncidentViewSet(
             summary=values["summary"],
         )
         return self._respond(mi, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=UpdateInputSerializer,
+        responses={
+            200: MajorIncidentSerializer,
+            **_ERRORS,
+            404: OpenApiResponse(description="No such major incident"),
+            409: OpenApiResponse(description="The MI is closed or cancelled"),
+        },
+    )
+    def partial_update(self, request: Request, number: str) -> Response:
+        """Edit what was declared: impact statement, summary, bridge link, security and media
+        flags (the MI's IC or an ITSM manager); each change is a timeline row."""
+        mi = self.get_object()
+        _not_allowed_unless_manager(request, mi)
+        data = UpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        mi = services.update_major_incident(mi=mi, actor=request.user, **data.validated_data)
+        return self._respond(mi)
 
     @extend_schema(
         request=TransitionInputSerializer, responses={200: MajorIncidentSerializer, **_ERRORS}

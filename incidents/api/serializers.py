@@ -12,6 +12,8 @@ from incidents.models import (
     Change,
     ConfigurationItem,
     Incident,
+    MajorIncident,
+    MIStatus,
     NumberedModel,
     NumberedQuerySet,
     Problem,
@@ -152,6 +154,8 @@ class IncidentSerializer(serializers.ModelSerializer):
     parent = NumberField(Incident, read_only=True)  # type: ignore[assignment]
     problem = NumberField(Problem)
     affected_ci_name = serializers.SerializerMethodField()
+    major_incident = serializers.SerializerMethodField()
+    major_incident_status = serializers.SerializerMethodField()
     priority = serializers.ChoiceField(
         choices=[1, 2, 3, 4, 5],
         required=False,
@@ -168,6 +172,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "assignment_group", "assigned_to", "parent", "problem", "affected_users",
             "is_security", "resolution_notes", "impact_started_at", "detected_at",
             "created_at", "updated_at", "acknowledged_at", "resolved_at", "closed_at",
+            "major_incident", "major_incident_status",
         ]  # fmt: skip
         read_only_fields = [
             "priority_is_manual", "affected_users", "resolution_notes", "created_at",
@@ -178,6 +183,25 @@ class IncidentSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "string", "nullable": True})
     def get_affected_ci_name(self, incident: Incident) -> str | None:
         return incident.affected_ci.name if incident.affected_ci else None
+
+    @staticmethod
+    def _major(incident: Incident) -> MajorIncident | None:
+        try:
+            return incident.major_incident  # the view selects it with the incident
+        except MajorIncident.DoesNotExist:
+            return None
+
+    @extend_schema_field({"type": "string", "nullable": True, "example": "MI0000042"})
+    def get_major_incident(self, incident: Incident) -> str | None:
+        major = self._major(incident)
+        return major.number if major else None
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=MIStatus.choices, allow_null=True, read_only=True)
+    )
+    def get_major_incident_status(self, incident: Incident) -> str | None:
+        major = self._major(incident)
+        return major.status if major else None
 
     def create(self, validated_data: dict[str, Any]) -> Incident:
         # create_incident refuses any initial state but "new" itself, for every surface.

@@ -76,7 +76,9 @@ class IncidentViewSet(
 ):
     """Incidents: technicians create, acknowledge, update, resolve and link them."""
 
-    queryset = Incident.objects.select_related("caller", "assigned_to", "affected_ci")
+    queryset = Incident.objects.select_related(
+        "caller", "assigned_to", "affected_ci", "major_incident"
+    )
     serializer_class = IncidentSerializer
     filterset_class = filters.IncidentFilter
     search_fields = ["short_description", "description"]

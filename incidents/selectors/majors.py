@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
 from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user
 
 from ..models import (
     OPEN_INCIDENT_STATES,
@@ -17,10 +24,13 @@ from ..models import (
     RaciRole,
     RoleAssignment,
 )
+from .access import can_declare, can_manage
+from .actors import Actor, user_of
+from .properties import get_property
 
 IC = RaciRole.MAJOR_INCIDENT_MANAGER
 
-# The lifecycle: which moves exist at all. Guards on top are in ``transition_major_incident``.
+# The lifecycle: which moves exist at all. The guards on top are in ``allowed_moves``.
 MI_MOVES: dict[str, set[str]] = {
     MIStatus.DECLARED: {MIStatus.INVESTIGATING, MIStatus.IDENTIFIED, MIStatus.MONITORING},
     MIStatus.INVESTIGATING: {MIStatus.IDENTIFIED, MIStatus.MONITORING},
@@ -51,6 +61,186 @@ def governing_major_incident(incident: Incident) -> MajorIncident | None:
         .only("id", "status", "incident_id")
         .first()
     )
+
+
+# --- Moves of the lifecycle -----------------------------------------------------------------------
+
+_STATUS_ORDER = list(MIStatus.values)
+
+
+@dataclass(frozen=True)
+class Move:
+    """One move of the lifecycle out of the MI's status, as one actor may see it at one moment.
+
+    ``allowed`` is what the service accepts; when it is not, ``why`` says why in a sentence and
+    ``possible_at`` when it becomes possible by itself (the stability period), if it will.
+    """
+
+    to: str
+    permitted: bool  # the actor may make this kind of move on this MI
+    possible: bool  # its guards hold now
+    why: str = ""
+    possible_at: datetime | None = None
+    overridable: bool = False  # the guard gives way to the IC's written reason (stability)
+    can_override: bool = False  # ... and this actor is that IC
+    needs_reason: bool = False  # the move itself needs a written reason (cancelling)
+
+    @property
+    def allowed(self) -> bool:
+        return self.permitted and self.possible
+
+
+def move_not_permitted(
+    actor: Actor | None, mi: MajorIncident, to: str, *, may_manage: bool | None = None
+) -> str:
+    """Why ``actor`` may not move ``mi`` to ``to`` at all (a sentence), or "" if they may.
+
+    Cancelling (declared in error, downgraded) is the declarer's call; every other move is the
+    IC's or an ITSM manager's. ``may_manage``: ``can_manage(actor, mi)`` if the caller knows it.
+    """
+    if to == MIStatus.CANCELLED:
+        if can_declare(actor):
+            return ""
+        return "cancelling a major incident needs the itsm_manager or super_admin role"
+    if may_manage if may_manage is not None else can_manage(actor, mi):
+        return ""
+    return f"only {mi.number}'s incident commander or an ITSM manager may do this"
+
+
+def allowed_moves(
+    mi: MajorIncident,
+    actor: Actor | None,
+    now: datetime | None = None,
+    *,
+    may_manage: bool | None = None,
+) -> list[Move]:
+    """Every move that exists out of ``mi``'s status, in lifecycle order, each saying whether
+    ``actor`` may make it now and, if not, why and when.
+
+    The MI page draws its buttons from it, the API's ``allowed_transitions`` lists the allowed
+    ones, and ``transition_major_incident`` refuses exactly what it says. A list passes
+    ``may_manage`` from ``manageable`` (one query for the page, not one per MI); the MI's
+    ``active_roles`` are read if prefetched (the API does), else the commander is asked for only
+    when it matters (an IC may override the stability period).
+    """
+    now = now or timezone.now()
+    if may_manage is None:
+        may_manage = can_manage(actor, mi)
+    moves = []
+    for to in sorted(MI_MOVES.get(mi.status, ()), key=_STATUS_ORDER.index):
+        refusal = move_not_permitted(actor, mi, to, may_manage=may_manage)
+        guard = _guard(mi, to, now)
+        if guard is None:
+            moves.append(
+                Move(
+                    to=to,
+                    permitted=not refusal,
+                    possible=True,
+                    why=refusal,
+                    needs_reason=to == MIStatus.CANCELLED,
+                )
+            )
+            continue
+        why, possible_at = guard
+        overridable = to == MIStatus.RESOLVED
+        moves.append(
+            Move(
+                to=to,
+                permitted=not refusal,
+                possible=False,
+                why=refusal or why,
+                possible_at=possible_at,
+                overridable=overridable,
+                can_override=overridable and not refusal and _commands(mi, actor),
+            )
+        )
+    return moves
+
+
+def manageable(actor: Actor | None, mis: Iterable[MajorIncident]) -> set[int]:
+    """The ids among ``mis`` that ``can_manage(actor, mi)`` holds for, in at most one query.
+
+    The bulk form of ``can_manage`` for a page of MIs: an ITSM manager runs them all; anyone
+    else runs those they hold the ``manage_majorincident`` object permission on (their IC role
+    brings it).
+    """
+    rows = list(mis)
+    if not rows or actor is None or not actor.is_authenticated:
+        return set()
+    if can_declare(actor) or actor.is_superuser:
+        return {mi.pk for mi in rows}
+    mine = get_objects_for_user(
+        actor,
+        "incidents.manage_majorincident",
+        klass=MajorIncident.objects.filter(pk__in=[mi.pk for mi in rows]),
+        accept_global_perms=False,  # as can_manage: a model-wide grant is not an object one
+    )
+    return set(mine.values_list("pk", flat=True))
+
+
+def _guard(mi: MajorIncident, to: str, now: datetime) -> tuple[str, datetime | None] | None:
+    """What stands in the way of a move that exists (why, and when it clears), or None."""
+    if to == MIStatus.RESOLVED:
+        minutes = int(get_property("resolution_stability_minutes"))
+        since = mi.monitoring_started_at or now
+        ready_at = since + timedelta(minutes=minutes)
+        if now >= ready_at:
+            return None
+        stable_for = int((now - since).total_seconds() // 60)
+        left = max(1, math.ceil((ready_at - now).total_seconds() / 60))
+        return (
+            f"{mi.number} has been in monitoring for {stable_for} min; it may be resolved at "
+            f"{_clock(ready_at, now)}, in {left} min (after {minutes} min of stability), unless "
+            "the incident commander overrides with a written reason",
+            ready_at,
+        )
+    if to == MIStatus.CLOSED and mi.pir_published_at is None:
+        return f"{mi.number} may be closed only when its post-incident review is published", None
+    return None
+
+
+def _clock(moment: datetime, now: datetime) -> str:
+    moment, now = moment.astimezone(UTC), now.astimezone(UTC)
+    if moment.date() == now.date():
+        return f"{moment:%H:%M} UTC"
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _commands(mi: MajorIncident, actor: Actor | None) -> bool:
+    user = user_of(actor)
+    if user is None:
+        return False
+    prefetched = getattr(mi, "active_roles", None)
+    if prefetched is not None:
+        return any(r.role == IC and r.user_id == user.pk for r in prefetched)
+    commander = current_commander(mi)
+    return commander is not None and commander.pk == user.pk
+
+
+def milestone_not_yet(mi: MajorIncident, name: str) -> str | None:
+    """Why ``name`` cannot be set on ``mi`` now (it has not happened), or None if it can.
+
+    The milestones a state stamps exist only once the MI reached that state; the others
+    (stakeholder update, fix deployed, …) are facts the team may record whenever they happened.
+    ``monitoring_started_at`` is also the stability clock: while the MI is in monitoring only the
+    move into monitoring sets it, or a backfill could resolve it before it proved stable.
+    """
+    if name == "closed_at" and mi.status != MIStatus.CLOSED:
+        return f"{mi.number} has not been closed; set when it is closed"
+    if name in ("resolved_at", "all_clear_at") and mi.status not in (
+        MIStatus.RESOLVED,
+        MIStatus.CLOSED,
+    ):
+        return f"{mi.number} has not been resolved; set once it is resolved"
+    if name == "monitoring_started_at":
+        if mi.monitoring_started_at is None:
+            return f"{mi.number} has not been in monitoring; set when it enters monitoring"
+        if mi.status == MIStatus.MONITORING:
+            return (
+                f"{mi.number} is in monitoring and this is its stability clock; set by the move "
+                "to monitoring"
+            )
+    return None
 
 
 def active_roles(mi: MajorIncident) -> list[RoleAssignment]:

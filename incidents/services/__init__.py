@@ -41,6 +41,7 @@ from .majors import (
     declare_major_incident,
     remove_role,
     set_milestones,
+    stakeholder_impact_statement,
     transition_major_incident,
     update_major_incident,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "set_milestones",
     "set_property",
     "set_user_roles",
+    "stakeholder_impact_statement",
     "sync_roles_from_idp",
     "tokens",
     "transition_major_incident",

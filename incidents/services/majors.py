@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import Permission, User
@@ -46,7 +46,14 @@ from ..selectors.access import (
     can_manage,
 )
 from ..selectors.actors import Actor, actor_id, name_of, user_of
-from ..selectors.majors import IC, MI_MOVES, active_roles, current_commander
+from ..selectors.majors import (
+    IC,
+    active_roles,
+    allowed_moves,
+    current_commander,
+    milestone_not_yet,
+    move_not_permitted,
+)
 from ..selectors.properties import get_property
 from .common import lock_incident, lock_major_incident, record, whole_minutes
 from .incidents import follow_major_incident
@@ -78,8 +85,8 @@ def declare_major_incident(
     """Declare ``incident`` a major incident, with ``manager`` as its incident commander.
 
     ``actor`` None means a rule declared it (no permission check). In one transaction: the MI,
-    the incident raised to P1, the IC and the on-call roles, a linked problem ticket and the
-    timeline rows; ``major_incident_declared`` is sent after commit.
+    the incident raised to P1, acknowledged and in progress, the IC and the on-call roles, a
+    linked problem ticket and the timeline rows; ``major_incident_declared`` is sent after commit.
     """
     if actor is not None and not can_declare(actor):
         raise NotAllowed("declaring a major incident needs the itsm_manager or super_admin role")
@@ -170,6 +177,7 @@ def declare_major_incident(
     if is_security and not incident.is_security:
         incident.is_security = True
         changed.append("is_security")
+    changed += _take_up(incident, mi, actor, now, how)
     if changed:
         incident.save(update_fields=[*changed, "updated_at"])
 
@@ -188,6 +196,60 @@ def declare_major_incident(
         events.major_incident_declared, major_incident_id=mi.pk, actor_id=actor_id(actor)
     )
     return mi
+
+
+def _take_up(
+    incident: Incident, mi: MajorIncident, actor: Actor | None, now: datetime, how: str
+) -> list[str]:
+    """A declared incident is being worked on: acknowledged (once) and in progress.
+
+    Changes the locked ``incident`` in memory and returns the fields the caller saves; an MI over
+    an incident nobody acknowledged would keep the "P1 unacknowledged" clock and the desk's
+    queue saying that nobody owns it while a war room runs it.
+    """
+    changed = []
+    if incident.acknowledged_at is None:
+        incident.acknowledged_at = now
+        changed.append("acknowledged_at")
+        record(
+            incident,
+            TimelineKind.ACKNOWLEDGED,
+            f"Acknowledged: {mi.number} declared {how}",
+            actor=actor,
+            major_incident=mi,
+        )
+    if incident.state in (IncidentState.NEW, IncidentState.ON_HOLD):
+        record(
+            incident,
+            TimelineKind.STATE_CHANGED,
+            f"State {incident.state} → {IncidentState.IN_PROGRESS} ({mi.number} declared)",
+            actor=actor,
+            major_incident=mi,
+            data={"from": incident.state, "to": IncidentState.IN_PROGRESS},
+        )
+        incident.state = IncidentState.IN_PROGRESS
+        changed.append("state")
+    return changed
+
+
+def stakeholder_impact_statement(incident: Incident) -> str:
+    """An impact statement for an MI nobody wrote one for (a rule declared it, or a proposal was
+    accepted without one): what is wrong, how many users of which service, since when (UTC).
+
+    Written for a stakeholder, not in the rule's terms; the rule and its reason are kept apart
+    (``trigger_rule``, ``trigger_reason``).
+    """
+    what = incident.short_description.strip().rstrip(".") or incident.number
+    since = (incident.impact_started_at or incident.detected_at or incident.created_at).astimezone(
+        UTC
+    )
+    when = f"since {since:%H:%M} UTC on {since:%Y-%m-%d}"
+    ci = incident.affected_ci
+    if ci is None:
+        return f"{what}. No affected service is recorded yet, nor how many users; {when}."
+    users = incident.affected_users
+    who = f"{users:,} user{'' if users == 1 else 's'}" if users else "No users counted yet"
+    return f"{what}. {who} affected through {ci.name} and the services that depend on it, {when}."
 
 
 def _not_after(moment: datetime | None, limit: datetime) -> datetime | None:
@@ -344,52 +406,43 @@ def transition_major_incident(
     reason: str = "",
     override_stability: bool = False,
 ) -> MajorIncident:
-    """Move an MI to ``to``; a refused move raises DomainError with a sentence saying why."""
+    """Move an MI to ``to``; a refused move raises DomainError with a sentence saying why.
+
+    What is refused is what ``selectors.allowed_moves`` says for this actor now (the page's
+    buttons and the API's ``allowed_transitions`` come from it too); the written reasons a move
+    needs (cancelling, overriding the stability period) are checked here.
+    """
     reason = (reason or "").strip()
     # The incident (and its children, which resolve with it) before the MI: the lock order.
     mi = lock_major_incident(mi, with_children=to == MIStatus.RESOLVED)
-    if to == MIStatus.CANCELLED:
-        if not can_declare(actor):
-            raise NotAllowed(
-                "cancelling a major incident needs the itsm_manager or super_admin role"
-            )
-    else:
-        _require_manage(actor, mi)
+    refusal = move_not_permitted(actor, mi, to)
+    if refusal:
+        raise NotAllowed(refusal)
     if to not in MIStatus.values:
         raise DomainError(f"unknown status {to!r}", field="to")
     if to == mi.status:
         return mi
-    if to not in MI_MOVES[mi.status]:
-        raise DomainError(f"a major incident cannot move from {mi.status} to {to}", field="to")
 
     now = timezone.now()
-    note = ""
-    if to == MIStatus.CANCELLED and not reason:
+    move = next((m for m in allowed_moves(mi, actor, now) if m.to == to), None)
+    if move is None:
+        raise DomainError(f"a major incident cannot move from {mi.status} to {to}", field="to")
+    if move.needs_reason and not reason:
         raise DomainError(
             "cancelling needs a reason (declared in error, downgraded, …)", field="reason"
         )
-    if to == MIStatus.RESOLVED:
-        needed = timedelta(minutes=get_property("resolution_stability_minutes"))
+    note = ""
+    if not move.possible:
+        if not (move.overridable and override_stability):
+            raise DomainError(move.why, field="to")
+        if not move.can_override:
+            raise NotAllowed("only the incident commander may override the stability period")
+        if not reason:
+            raise DomainError(
+                "overriding the stability period needs a written reason", field="reason"
+            )
         stable_for = now - (mi.monitoring_started_at or now)
-        if stable_for < needed:
-            if not override_stability:
-                raise DomainError(
-                    f"{mi.number} has been in monitoring for {whole_minutes(stable_for)} min; "
-                    f"it may be resolved after {whole_minutes(needed)} min of stability, unless "
-                    "the incident commander overrides with a written reason",
-                    field="to",
-                )
-            if current_commander(mi) != user_of(actor):
-                raise NotAllowed("only the incident commander may override the stability period")
-            if not reason:
-                raise DomainError(
-                    "overriding the stability period needs a written reason", field="reason"
-                )
-            note = f" (stability period overridden after {whole_minutes(stable_for)} min: {reason})"
-    if to == MIStatus.CLOSED and mi.pir_published_at is None:
-        raise DomainError(
-            f"{mi.number} may be closed only when its post-incident review is published", field="to"
-        )
+        note = f" (stability period overridden after {whole_minutes(stable_for)} min: {reason})"
 
     old = mi.status
     mi.status = to
@@ -458,6 +511,12 @@ def _resolve_with_mi(mi: MajorIncident, actor: Actor | None, reason: str) -> Non
         )
 
 
+# Stamped by the declaration or a move of the lifecycle: corrected, never cleared.
+_STAMPED_MILESTONES = frozenset(
+    {"declared_at", "monitoring_started_at", "resolved_at", "closed_at"}
+)
+
+
 @transaction.atomic
 def set_milestones(
     *, mi: MajorIncident, actor: Actor | None, values: dict[str, datetime | None]
@@ -470,12 +529,15 @@ def set_milestones(
         raise DomainError(f"{name} is not a milestone", field=name)
     mi = lock_major_incident(mi)
     now = timezone.now()
+    changed = {n: v for n, v in values.items() if getattr(mi, n) != v}
     for name, value in values.items():
-        if value is None and name == "declared_at":
-            raise DomainError("declared_at cannot be cleared", field=name)
+        if value is None and name in _STAMPED_MILESTONES and name in changed:
+            raise DomainError(f"{name} cannot be cleared", field=name)
         if value is not None and value > now + timedelta(minutes=5):
             raise DomainError(f"{name} must not be in the future", field=name)
-    changed = {n: v for n, v in values.items() if getattr(mi, n) != v}
+        not_yet = milestone_not_yet(mi, name) if name in changed else None
+        if not_yet:
+            raise DomainError(f"{name}: {not_yet}", field=name)
     for name, value in changed.items():
         setattr(mi, name, value)
     previous: tuple[str, datetime] | None = None

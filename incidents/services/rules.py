@@ -32,7 +32,7 @@ from ..selectors.actors import Actor, name_of, user_of
 from ..selectors.majors import IC, sweep_candidates
 from ..selectors.properties import get_property
 from .common import lock_incident, record, whole_minutes
-from .majors import declare_major_incident
+from .majors import declare_major_incident, stakeholder_impact_statement
 
 
 def _threshold(fixed: int | None, prop: str) -> int | None:
@@ -154,7 +154,7 @@ def evaluate_incident(
                 incident=incident,
                 manager=commander,
                 actor=None,
-                initial_impact_statement=f"{incident.short_description} ({reason})",
+                initial_impact_statement=stakeholder_impact_statement(incident),
                 trigger_rule=rule,
                 trigger_reason=reason,
             )
@@ -244,7 +244,7 @@ def accept_candidate(
         manager=commander,
         actor=actor,
         initial_impact_statement=initial_impact_statement
-        or f"{candidate.incident.short_description} ({candidate.reason})",
+        or stakeholder_impact_statement(candidate.incident),
         bridge_link=bridge_link,
         trigger_rule=candidate.rule,
         trigger_reason=f"{candidate.reason}; accepted by {name_of(actor)}",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import URLValidator
 
 from ..errors import DomainError
 from ..models import (
@@ -26,6 +27,7 @@ from ..models import (
     RaciRole,
     Urgency,
 )
+from ..selectors import milestone_not_yet
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -279,6 +281,48 @@ class DeclareMajorIncidentForm(forms.Form):
         }
 
 
+class EditMajorIncidentForm(forms.Form):
+    """What was declared, as the IC edits it on the MI page; the service holds the rules."""
+
+    impact_statement = forms.CharField(
+        label="Impact statement",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "The impact statement cannot be empty."},
+    )
+    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    bridge_link = forms.URLField(
+        required=False,
+        max_length=500,
+        label="Bridge link",
+        assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],
+        widget=forms.URLInput(attrs={"placeholder": "https://meet.example.com/abc-defg-hij"}),
+    )
+    is_security = forms.BooleanField(required=False, label="Security major incident")
+    media_attention = forms.BooleanField(required=False, label="Media attention")
+
+    def __init__(self, *args: Any, mi: MajorIncident, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {name: getattr(mi, name) for name in self.base_fields})
+        kwargs.setdefault("prefix", "edit")  # its fields do not clash with the other forms'
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("impact_statement", "summary"):
+            if isinstance(data.get(name), str):
+                # Browsers send a textarea's line breaks as CRLF; the model keeps LF.
+                data[name] = data[name].replace("\r\n", "\n")
+        return data
+
+    def changed_values(self) -> dict[str, Any]:
+        """The fields whose value differs from the MI's, for ``update_major_incident``."""
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if value != self.initial.get(name)
+        }
+
+
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=RaciRole.choices)
     user = UsernameField(required=True, label="User")
@@ -303,12 +347,15 @@ class TransitionForm(forms.Form):
 
 
 class MilestonesForm(forms.Form):
-    """Every milestone as a UTC datetime-local box; only the changed ones go to the service."""
+    """A UTC datetime-local box per milestone that has happened or may be recorded now (not the
+    ones a move has yet to stamp); only the changed ones go to the service."""
 
     def __init__(self, *args: Any, mi: MajorIncident, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {name: _to_minute(getattr(mi, name)) for name in MILESTONES})
         super().__init__(*args, **kwargs)
         for name in MILESTONES:
+            if milestone_not_yet(mi, name):
+                continue
             label = name.removesuffix("_at").replace("_", " ").capitalize()
             self.fields[name] = UTCDateTimeField(label=f"{label} (UTC)")
 

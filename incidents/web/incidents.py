@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import selectors, services
@@ -35,6 +36,7 @@ from .forms import (
     ResolveForm,
     add_domain_error,
 )
+from .prg import refused, restore
 
 CI_SEARCH_LIMIT = 15
 # A CI deep in the graph can reach thousands of others; the page lists the first ones only.
@@ -102,7 +104,9 @@ def _form_context(form: IncidentForm) -> dict[str, Any]:
 @requires("incidents.view_incident")
 def incident_list(request: HttpRequest) -> HttpResponse:
     filters = IncidentFilterForm(request.GET or None)
-    incidents = Incident.objects.select_related("affected_ci", "assigned_to").order_by("-id")
+    incidents = Incident.objects.select_related(
+        "affected_ci", "assigned_to", "major_incident"
+    ).order_by("-id")
     if filters.is_valid():
         data = filters.cleaned_data
         if data["state"] == "open":
@@ -195,15 +199,11 @@ def _kind_label(kind: str) -> str:
     return CIKind(kind).label if kind in CIKind.values else kind
 
 
-def _render_detail(
-    request: HttpRequest,
-    incident: Incident,
-    *,
-    resolve_form: ResolveForm | None = None,
-    link_form: LinkForm | None = None,
-    declare_form: DeclareMajorIncidentForm | None = None,
-    status: int = 200,
-) -> HttpResponse:
+def _key(incident: Incident, form: str) -> str:
+    return f"{incident.number}:{form}"
+
+
+def _render_detail(request: HttpRequest, incident: Incident) -> HttpResponse:
     impact = (
         cmdb.impact(incident.affected_ci_id, limit=AFFECTED_CIS_SHOWN)
         if incident.affected_ci_id
@@ -235,11 +235,12 @@ def _render_detail(
         and not children
         and not follows_mi,
         "follows_mi": follows_mi,
-        "resolve_form": resolve_form or ResolveForm(),
-        "link_form": link_form or LinkForm(),
+        "resolve_form": restore(request, _key(incident, "resolve_form"), ResolveForm)
+        or ResolveForm(),
+        "link_form": restore(request, _key(incident, "link_form"), LinkForm) or LinkForm(),
         "major_incident": major,
         "can_declare": can_declare,
-        "declare_form": declare_form
+        "declare_form": restore(request, _key(incident, "declare_form"), DeclareMajorIncidentForm)
         or DeclareMajorIncidentForm(initial={"major_incident_manager": request.user}),
         "times": [
             ("Impact started", incident.impact_started_at),
@@ -250,7 +251,7 @@ def _render_detail(
             ("Closed", incident.closed_at),
         ],
     }
-    return render(request, "incidents/detail.html", context, status=status)
+    return render(request, "incidents/detail.html", context)
 
 
 _DETAIL_QUERYSET = Incident.objects.select_related(
@@ -262,6 +263,15 @@ _DETAIL_QUERYSET = Incident.objects.select_related(
 @requires("incidents.view_incident")
 def incident_detail(request: HttpRequest, number: str) -> HttpResponse:
     return _render_detail(request, incident_or_404(number, _DETAIL_QUERYSET))
+
+
+# Where each form sits on the page (its card's id), for the redirect after a refusal.
+_ANCHORS = {"resolve_form": "resolve", "link_form": "link", "declare_form": "declare"}
+
+
+def _page(incident: Incident, form_name: str) -> str:
+    url = reverse("incidents:detail", kwargs={"number": incident.number})
+    return f"{url}#{_ANCHORS.get(form_name, form_name)}"
 
 
 def _refused(request: HttpRequest, incident: Incident, error: DomainError) -> HttpResponse:
@@ -294,7 +304,8 @@ def _incident_form_action(
     """Run ``act`` (a service call returning the success message) for a form on the incident page.
 
     A refusal naming one of the form's fields is shown beside it, with what was typed kept
-    (400); a refusal about the incident as a whole comes back as a message.
+    (after a redirect to the page: post/redirect/get); a refusal about the incident as a whole
+    comes back as a message.
     """
     if form.is_valid():
         try:
@@ -308,7 +319,7 @@ def _incident_form_action(
         else:
             messages.success(request, done)
             return redirect("incidents:detail", number=incident.number)
-    return _render_detail(request, incident, status=400, **{form_name: form})
+    return refused(request, _key(incident, form_name), form, _page(incident, form_name))
 
 
 @require_POST
@@ -358,7 +369,7 @@ def incident_declare(request: HttpRequest, number: str) -> HttpResponse:
         else:
             messages.success(request, f"{mi.number} declared; you are on its page now.")
             return redirect("majors:detail", number=mi.number)
-    return _render_detail(request, incident, declare_form=form, status=400)
+    return refused(request, _key(incident, "declare_form"), form, _page(incident, "declare"))
 
 
 # --- CI picker (htmx fragments) -------------------------------------------------------------------

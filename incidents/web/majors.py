@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import selectors, services
@@ -26,12 +27,14 @@ from ..models import (
 )
 from .common import PAGE_SIZE, requires
 from .forms import (
+    EditMajorIncidentForm,
     MilestonesForm,
     RejectCandidateForm,
     RoleForm,
     TransitionForm,
     add_domain_error,
 )
+from .prg import refused, restore
 
 # --- Major incidents ------------------------------------------------------------------------------
 
@@ -113,31 +116,31 @@ MOVE_LABELS: dict[str, str] = {
     MIStatus.CLOSED: "Close",
     MIStatus.CANCELLED: "Cancel major incident",
 }
-MOVE_ORDER = list(MIStatus.values)
 
 
-def _moves(request: HttpRequest, mi: MajorIncident, can_manage: bool) -> list[str]:
-    allowed = sorted(selectors.MI_MOVES[mi.status], key=MOVE_ORDER.index)
-    can_declare = selectors.can_declare(request.user)
-    return [
-        m
-        for m in allowed
-        if (m == MIStatus.CANCELLED and can_declare) or (m != MIStatus.CANCELLED and can_manage)
-    ]
+def _page(mi: MajorIncident, anchor: str = "") -> str:
+    return reverse("majors:detail", kwargs={"number": mi.number}) + (f"#{anchor}" if anchor else "")
 
 
-def _render_mi(
-    request: HttpRequest,
-    mi: MajorIncident,
-    *,
-    role_form: RoleForm | None = None,
-    milestones_form: MilestonesForm | None = None,
-    transition_form: TransitionForm | None = None,
-    status: int = 200,
-) -> HttpResponse:
+def _key(mi: MajorIncident, form: str) -> str:
+    return f"{mi.number}:{form}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _not_yet(mi: MajorIncident, name: str) -> str:
+    """Why a milestone has no box yet, as the row of this MI's page says it (without its number)."""
+    return _sentence((selectors.milestone_not_yet(mi, name) or "").removeprefix(f"{mi.number} "))
+
+
+def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
     can_manage = selectors.can_manage(request.user, mi)
     editable = can_manage and mi.status not in (MIStatus.CLOSED, MIStatus.CANCELLED)
-    moves = _moves(request, mi, can_manage)
+    # The buttons are the moves this user may make; one not possible yet is shown disabled with
+    # why and when, from the same function the service refuses by.
+    moves = [m for m in selectors.allowed_moves(mi, request.user) if m.permitted]
     incident = mi.incident
     roles = selectors.active_roles(mi)
     timeline = (
@@ -146,6 +149,7 @@ def _render_mi(
         .order_by("-created_at", "-id")
     )
     children = list(incident.children.select_related("assigned_to").order_by("id"))
+    override = next((m for m in moves if m.can_override), None)
     context = {
         "mi": mi,
         "incident": incident,
@@ -154,19 +158,26 @@ def _render_mi(
         ),
         "roles": roles,
         "bridge_is_link": _is_web_link(mi.bridge_link),
-        "milestones": [(name, _milestone_label(name), getattr(mi, name)) for name in MILESTONES],
+        "milestones": [
+            (name, _milestone_label(name), getattr(mi, name), _not_yet(mi, name))
+            for name in MILESTONES
+        ],
         "children": children,
         "open_children": sum(1 for c in children if c.is_open),
         "timeline": timeline,
         "can_manage": can_manage,
         "editable": editable,
-        "moves": [(m, MOVE_LABELS.get(m, m)) for m in moves],
-        "show_override": mi.status == MIStatus.MONITORING and MIStatus.RESOLVED in moves,
-        "role_form": role_form or RoleForm(),
-        "milestones_form": milestones_form or MilestonesForm(mi=mi),
-        "transition_form": transition_form or TransitionForm(),
+        "moves": [(m, MOVE_LABELS.get(m.to, m.to), _sentence(m.why)) for m in moves],
+        "override": override,
+        "role_form": restore(request, _key(mi, "roles"), RoleForm) or RoleForm(),
+        "milestones_form": restore(request, _key(mi, "milestones"), MilestonesForm, mi=mi)
+        or MilestonesForm(mi=mi),
+        "transition_form": restore(request, _key(mi, "transition"), TransitionForm)
+        or TransitionForm(),
+        "edit_form": restore(request, _key(mi, "edit"), EditMajorIncidentForm, mi=mi)
+        or EditMajorIncidentForm(mi=mi),
     }
-    return render(request, "incidents/mi_detail.html", context, status=status)
+    return render(request, "incidents/mi_detail.html", context)
 
 
 @require_GET
@@ -176,7 +187,8 @@ def mi_detail(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def war_room(request: HttpRequest, number: str) -> HttpResponse:
-    """``/war-rooms/<number>/``: the MI page until the war room app takes the route over."""
+    """``/war-rooms/<number>/`` leads to the MI page, which is the war room until the war room
+    app takes this route over (docs/decisions.md, issue 6); the page does not link here."""
     return redirect("majors:detail", number=number)
 
 
@@ -202,7 +214,33 @@ def mi_transition(request: HttpRequest, number: str) -> HttpResponse:
         else:
             messages.success(request, f"{mi.number} is now {MIStatus(to).label.lower()}.")
             return redirect("majors:detail", number=mi.number)
-    return _render_mi(request, mi, transition_form=form, status=400)
+    return refused(request, _key(mi, "transition"), form, _page(mi, "lifecycle"))
+
+
+@require_POST
+@requires("incidents.view_majorincident")
+def mi_edit(request: HttpRequest, number: str) -> HttpResponse:
+    """What was declared: impact statement, summary, bridge link and the flags."""
+    mi = _mi_or_404(number)
+    form = EditMajorIncidentForm(request.POST, mi=mi)
+    if form.is_valid():
+        changes = form.changed_values()
+        try:
+            if changes:
+                services.update_major_incident(mi=mi, actor=request.user, **changes)
+            elif not selectors.can_manage(request.user, mi):
+                raise NotAllowed("only the incident commander or an ITSM manager may do this")
+        except NotAllowed:
+            raise
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            if changes:
+                messages.success(request, f"{mi.number} updated.")
+            else:
+                messages.info(request, "Nothing changed.")
+            return redirect("majors:detail", number=mi.number)
+    return refused(request, _key(mi, "edit"), form, _page(mi, "declared"))
 
 
 @require_POST
@@ -221,7 +259,7 @@ def mi_assign_role(request: HttpRequest, number: str) -> HttpResponse:
         else:
             messages.success(request, f"{user.username} is {RaciRole(role).label} on {mi.number}.")
             return redirect("majors:detail", number=mi.number)
-    return _render_mi(request, mi, role_form=form, status=400)
+    return refused(request, _key(mi, "roles"), form, _page(mi, "roles"))
 
 
 @require_POST
@@ -240,7 +278,7 @@ def mi_remove_role(request: HttpRequest, number: str, assignment_id: int) -> Htt
     except NotAllowed:
         raise
     except DomainError as exc:
-        messages.error(request, exc.message[:1].upper() + exc.message[1:])
+        messages.error(request, _sentence(exc.message))
     else:
         messages.success(
             request,
@@ -271,24 +309,29 @@ def mi_milestones(request: HttpRequest, number: str) -> HttpResponse:
             else:
                 messages.info(request, "No milestone changed.")
             return redirect("majors:detail", number=mi.number)
-    return _render_mi(request, mi, milestones_form=form, status=400)
+    return refused(request, _key(mi, "milestones"), form, _page(mi, "milestones"))
 
 
 # --- Candidate queue ------------------------------------------------------------------------------
 
 
-def _render_candidates(
-    request: HttpRequest,
-    *,
-    reject_forms: dict[int, RejectCandidateForm] | None = None,
-    status: int = 200,
-) -> HttpResponse:
+def _reject_key(candidate_id: int) -> str:
+    return f"candidate-{candidate_id}:reject"
+
+
+def _reject_form(request: HttpRequest, candidate_id: int) -> RejectCandidateForm:
+    prefix = f"c{candidate_id}"
+    return restore(
+        request, _reject_key(candidate_id), RejectCandidateForm, prefix=prefix
+    ) or RejectCandidateForm(prefix=prefix)
+
+
+def _render_candidates(request: HttpRequest) -> HttpResponse:
     pending = list(
         MajorIncidentCandidate.objects.filter(status=CandidateStatus.PENDING)
         .select_related("incident", "incident__affected_ci", "rule")
         .order_by("created_at", "id")
     )
-    forms = reject_forms or {}
     decided = (
         MajorIncidentCandidate.objects.exclude(status=CandidateStatus.PENDING)
         .select_related("incident", "rule", "decided_by", "major_incident")
@@ -298,12 +341,9 @@ def _render_candidates(
         request,
         "incidents/mi_candidates.html",
         {
-            "pending": [
-                (c, forms.get(c.pk) or RejectCandidateForm(prefix=f"c{c.pk}")) for c in pending
-            ],
+            "pending": [(c, _reject_form(request, c.pk)) for c in pending],
             "decided": decided,
         },
-        status=status,
     )
 
 
@@ -361,4 +401,9 @@ def candidate_reject(request: HttpRequest, candidate_id: int) -> HttpResponse:
                 request, f"{candidate.incident.number} is not a major incident: rejected."
             )
             return redirect("majors:candidates")
-    return _render_candidates(request, reject_forms={candidate.pk: form}, status=400)
+    return refused(
+        request,
+        _reject_key(candidate.pk),
+        form,
+        reverse("majors:candidates") + f"#candidate-{candidate.pk}",
+    )

@@ -28,6 +28,7 @@ major_incident_urlpatterns = [
     path("candidates/<int:candidate_id>/reject/", majors.candidate_reject, name="candidate_reject"),
     path(f"{NUMBER}/", majors.mi_detail, name="detail"),
     path(f"{NUMBER}/transition/", majors.mi_transition, name="transition"),
+    path(f"{NUMBER}/edit/", majors.mi_edit, name="edit"),
     path(f"{NUMBER}/roles/", majors.mi_assign_role, name="assign_role"),
     path(f"{NUMBER}/roles/<int:assignment_id>/remove/", majors.mi_remove_role, name="remove_role"),
     path(f"{NUMBER}/milestones/", majors.mi_milestones, name="milestones"),

@@ -76,9 +76,12 @@ def test_api_declare_refuses_a_bystander_as_ic(alice_api, p1, bystander):
 
 def test_web_role_form_shows_the_refusal(browser_for, alice, mi, bystander):
     response = browser_for(alice).post(
-        f"/major-incidents/{mi.number}/roles/", {"role": IC, "user": bystander.username}
+        f"/major-incidents/{mi.number}/roles/",
+        {"role": IC, "user": bystander.username},
+        follow=True,
     )
-    assert response.status_code == 400
+    # Post/redirect/get: back on the MI page, the role form shows the refusal.
+    assert response.redirect_chain == [(f"/major-incidents/{mi.number}/#roles", 303)]
     assert "cannot be the incident commander" in response.content.decode()
 
 

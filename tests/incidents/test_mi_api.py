@@ -387,24 +387,30 @@ def test_lifecycle_through_the_api(alice: Any, mi: MajorIncident) -> None:
         assert move(client, mi, "identified").json()["milestones"]["root_cause_identified_at"]
         data = move(client, mi, "monitoring").json()
         assert data["status"] == "monitoring"
-        assert data["allowed_transitions"] == [
-            "investigating",
-            "identified",
-            "resolved",
-            "cancelled",
-        ]
+        # Resolving waits for the stability period: not allowed yet, and the body says until when.
+        assert data["allowed_transitions"] == ["investigating", "identified", "cancelled"]
         assert data["milestones"]["monitoring_started_at"] is not None
+        waiting = next(t for t in data["transitions"] if t["to"] == "resolved")
+        ready = timezone.now() + timedelta(minutes=15)
+        assert waiting["allowed"] is False
+        assert waiting["can_override"] is True  # alice is the IC
+        assert f"may be resolved at {ready:%H:%M} UTC, in 15 min" in waiting["reason"]
+        assert waiting["possible_at"] == ready.isoformat().replace("+00:00", "Z")
 
         clock.tick(timedelta(minutes=14, seconds=59))
         refused = move(client, mi, "resolved")
         assert refused.status_code == 400
         assert "monitoring for 14 min" in refused.json()["to"][0]
+        assert "in 1 min" in refused.json()["to"][0]
 
         clock.tick(timedelta(seconds=2))
+        listed = client.get(url(mi)).json()
+        assert "resolved" in listed["allowed_transitions"]
         resolved = move(client, mi, "resolved", reason="error rate at baseline")
         assert resolved.status_code == 200, resolved.content
         assert resolved.json()["milestones"]["resolved_at"] is not None
         assert resolved.json()["next_update_due_at"] is None
+        assert resolved.json()["allowed_transitions"] == ["investigating"]  # no PIR: no closing
 
         no_pir = move(client, mi, "closed")
         assert no_pir.status_code == 400
@@ -751,7 +757,7 @@ def test_schema_lists_every_endpoint(alice_api: APIClient) -> None:
         paths = yaml.safe_load(response.content)["paths"]
     expected = {
         "/api/major-incidents/": {"get", "post"},
-        "/api/major-incidents/{number}/": {"get"},
+        "/api/major-incidents/{number}/": {"get", "patch"},
         "/api/major-incidents/{number}/transition/": {"post"},
         "/api/major-incidents/{number}/milestones/": {"patch"},
         "/api/major-incidents/{number}/roles/": {"get", "post"},

@@ -36,6 +36,12 @@ def mi_url(mi: MajorIncident, action: str = "") -> str:
     return f"/major-incidents/{mi.number}/" + (f"{action}/" if action else "")
 
 
+def assert_shown_again(response: Any, page: str) -> None:
+    """A refused form: redirected (303) to its page, which shows it again with its errors."""
+    assert response.redirect_chain == [(page, 303)]
+    assert response.status_code == 200
+
+
 @pytest.fixture
 def p2(make_incident: Any) -> Incident:
     # Priority 2 and no CI: no rule declares it by itself.
@@ -80,8 +86,9 @@ def test_declare_needs_an_impact_statement(alice: Any, p2: Incident) -> None:
     response = login(alice).post(
         f"/incidents/{p2.number}/declare/",
         {"major_incident_manager": alice.username, "initial_impact_statement": ""},
+        follow=True,
     )
-    assert response.status_code == 400
+    assert_shown_again(response, f"/incidents/{p2.number}/#declare")
     assert b"An initial impact statement is required." in response.content
     assert not MajorIncident.objects.exists()
 
@@ -90,8 +97,9 @@ def test_declare_with_an_unknown_commander_says_so(alice: Any, p2: Incident) -> 
     response = login(alice).post(
         f"/incidents/{p2.number}/declare/",
         {"major_incident_manager": "usr_nobody", "initial_impact_statement": "Down"},
+        follow=True,
     )
-    assert response.status_code == 400
+    assert_shown_again(response, f"/incidents/{p2.number}/#declare")
     assert b"There is no user with that username." in response.content
 
 
@@ -224,7 +232,8 @@ def test_one_button_per_allowed_move(alice: Any, mi: MajorIncident) -> None:
     assert buttons(html) == {"investigating", "identified", "monitoring", "cancelled"}
     force_status(mi, MIStatus.MONITORING, monitoring_started_at=timezone.now())
     html = login(alice).get(mi_url(mi)).content.decode()
-    assert buttons(html) == {"investigating", "identified", "resolved", "cancelled"}
+    # Resolve is shown but disabled until the stability period is over; the IC may override.
+    assert buttons(html) == {"investigating", "identified", "resolved", "cancelled", "override"}
     assert 'name="override_stability"' in html
     force_status(mi, MIStatus.CLOSED)
     html = login(alice).get(mi_url(mi)).content.decode()
@@ -252,11 +261,12 @@ def test_resolve_after_stability_and_regression(alice: Any, mi: MajorIncident) -
 
 def test_a_refused_move_shows_the_services_sentence(alice: Any, mi: MajorIncident) -> None:
     force_status(mi, MIStatus.MONITORING, monitoring_started_at=timezone.now())
-    response = login(alice).post(mi_url(mi, "transition"), {"to": "resolved"})
-    assert response.status_code == 400
+    response = login(alice).post(mi_url(mi, "transition"), {"to": "resolved"}, follow=True)
+    assert_shown_again(response, mi_url(mi) + "#lifecycle")
     html = response.content.decode()
     assert 'data-testid="transition-error"' in html
-    assert "it may be resolved after 15 min of stability" in html
+    assert "it may be resolved at " in html
+    assert "in 15 min (after 15 min of stability)" in html
     mi.refresh_from_db()
     assert mi.status == MIStatus.MONITORING
 
@@ -274,15 +284,15 @@ def test_override_stability_by_the_ic_with_a_reason(alice: Any, mi: MajorInciden
 
 def test_close_without_pir_is_refused_with_reason(alice: Any, mi: MajorIncident) -> None:
     force_status(mi, MIStatus.RESOLVED, resolved_at=timezone.now())
-    response = login(alice).post(mi_url(mi, "transition"), {"to": "closed"})
-    assert response.status_code == 400
+    response = login(alice).post(mi_url(mi, "transition"), {"to": "closed"}, follow=True)
+    assert_shown_again(response, mi_url(mi) + "#lifecycle")
     assert "only when its post-incident review is published" in response.content.decode()
 
 
 def test_cancel_needs_a_reason(alice: Any, mi: MajorIncident) -> None:
     client = login(alice)
-    response = client.post(mi_url(mi, "transition"), {"to": "cancelled", "reason": ""})
-    assert response.status_code == 400
+    response = client.post(mi_url(mi, "transition"), {"to": "cancelled", "reason": ""}, follow=True)
+    assert_shown_again(response, mi_url(mi) + "#lifecycle")
     assert "Cancelling needs a reason" in response.content.decode()
     response = client.post(mi_url(mi, "transition"), {"to": "cancelled", "reason": "Duplicate"})
     assert response.status_code == 302
@@ -344,9 +354,9 @@ def test_ic_handover_and_ic_cannot_be_removed(alice: Any, sam: Any, mi: MajorInc
 
 def test_ic_may_not_be_technical_lead_shown_on_the_form(alice: Any, mi: MajorIncident) -> None:
     response = login(alice).post(
-        mi_url(mi, "roles"), {"role": "technical_lead", "user": alice.username}
+        mi_url(mi, "roles"), {"role": "technical_lead", "user": alice.username}, follow=True
     )
-    assert response.status_code == 400
+    assert_shown_again(response, mi_url(mi) + "#roles")
     assert "may not also be technical lead" in response.content.decode()
 
 
@@ -366,8 +376,8 @@ def test_backfill_out_of_order_is_refused(alice: Any, mi: MajorIncident) -> None
     data = {"detected_at": later.strftime("%Y-%m-%dT%H:%M")}
     for name in ("declared_at",):
         data[name] = mi.declared_at.strftime("%Y-%m-%dT%H:%M")
-    response = login(alice).post(mi_url(mi, "milestones"), data)
-    assert response.status_code == 400
+    response = login(alice).post(mi_url(mi, "milestones"), data, follow=True)
+    assert_shown_again(response, mi_url(mi) + "#milestones")
     assert "must not be before" in response.content.decode()
 
 
@@ -411,8 +421,8 @@ def test_accept_candidate_declares(alice: Any, candidate: MajorIncidentCandidate
 def test_reject_candidate_needs_a_reason(sam: Any, candidate: MajorIncidentCandidate) -> None:
     client = login(sam)
     url = f"/major-incidents/candidates/{candidate.pk}/reject/"
-    response = client.post(url, {f"c{candidate.pk}-reason": ""})
-    assert response.status_code == 400
+    response = client.post(url, {f"c{candidate.pk}-reason": ""}, follow=True)
+    assert_shown_again(response, f"/major-incidents/candidates/#candidate-{candidate.pk}")
     assert "Rejecting a proposal needs a reason." in response.content.decode()
     response = client.post(url, {f"c{candidate.pk}-reason": "Known maintenance"})
     assert response.status_code == 302

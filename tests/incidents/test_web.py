@@ -435,8 +435,10 @@ def test_acknowledging_a_resolved_incident_says_why(
 def test_resolve_with_blank_notes_changes_nothing(tina_client: Client, make_incident: Any) -> None:
     incident = make_incident()
     before = incident.timeline.count()
-    response = tina_client.post(detail_url(incident, "resolve"), {"resolution_notes": "   "})
-    assert response.status_code == 400
+    response = tina_client.post(
+        detail_url(incident, "resolve"), {"resolution_notes": "   "}, follow=True
+    )
+    assert response.redirect_chain == [(detail_url(incident) + "#resolve", 303)]
     assert "A resolution note is required." in response.content.decode()
     incident.refresh_from_db()
     assert incident.state == IncidentState.NEW
@@ -476,11 +478,12 @@ def test_technician_links_to_a_parent(tina_client: Client, make_incident: Any) -
 
 def test_link_errors_are_shown(tina_client: Client, make_incident: Any) -> None:
     incident = make_incident()
-    response = tina_client.post(detail_url(incident, "link"), {"parent": "INC9999999"})
-    assert response.status_code == 400
+    link = detail_url(incident, "link")
+    response = tina_client.post(link, {"parent": "INC9999999"}, follow=True)
+    assert response.redirect_chain == [(detail_url(incident) + "#link", 303)]
     assert "There is no incident INC9999999." in response.content.decode()
-    response = tina_client.post(detail_url(incident, "link"), {"parent": incident.number})
-    assert response.status_code == 400
+    response = tina_client.post(link, {"parent": incident.number}, follow=True)
+    assert response.redirect_chain == [(detail_url(incident) + "#link", 303)]
     assert "An incident cannot be its own parent" in response.content.decode()
     incident.refresh_from_db()
     assert incident.parent is None
