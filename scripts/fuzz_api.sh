@@ -91,7 +91,7 @@ set +e
 timeout --signal=TERM --kill-after=15 "$TIMEOUT" "$ST" run "$BASE/api/schema/" \
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
-  --checks not_a_server_error,response_schema_conformance \
+  --checks not_a_server_error,status_code_conformance,response_schema_conformance \
   --max-examples "$MAX_EXAMPLES" \
   --seed "$SEED" \
   --workers "$WORKERS" \

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..errors import DomainError, NotAllowed
+from ..errors import Conflict, DomainError, NotAllowed
 from ..models import (
     ConfigurationItem,
     Incident,
@@ -201,7 +201,7 @@ def _move_state(incident: Incident, to: str, actor: Actor | None) -> None:
     if to == IncidentState.RESOLVED:
         raise DomainError("use the resolve action, which records a resolution note", field="state")
     if to not in _STATE_MOVES[incident.state]:
-        raise DomainError(f"an incident cannot move from {incident.state} to {to}", field="state")
+        raise Conflict(f"an incident cannot move from {incident.state} to {to}", field="state")
     old = incident.state
     now = timezone.now()
     incident.state = to
@@ -227,7 +227,7 @@ def acknowledge_incident(*, incident: Incident, actor: Actor | None) -> Incident
     """Someone owns it now. Acknowledging twice changes nothing (chatops retries are harmless)."""
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not incident.is_open:
-        raise DomainError(f"{incident.number} is {incident.state} and cannot be acknowledged")
+        raise Conflict(f"{incident.number} is {incident.state} and cannot be acknowledged")
     if incident.acknowledged_at is not None:
         return incident
     incident.acknowledged_at = timezone.now()
@@ -247,7 +247,7 @@ def resolve_incident(*, incident: Incident, actor: Actor | None, resolution_note
         raise DomainError("a resolution note is required", field="resolution_notes")
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not incident.is_open:
-        raise DomainError(f"{incident.number} is already {incident.state}")
+        raise Conflict(f"{incident.number} is already {incident.state}")
     now = timezone.now()
     incident.state = IncidentState.RESOLVED
     incident.resolution_notes = notes
@@ -276,15 +276,15 @@ def link_incident(*, incident: Incident, parent: Incident, actor: Actor | None) 
     }
     incident, parent = locked[incident.pk], locked[parent.pk]
     if parent.parent_id is not None:
-        raise DomainError(
+        raise Conflict(
             f"{parent.number} is itself a child of {Incident(pk=parent.parent_id).number}; "
             "link to that one",
             field="parent",
         )
     if incident.children.exists():
-        raise DomainError(f"{incident.number} has child incidents of its own", field="parent")
+        raise Conflict(f"{incident.number} has child incidents of its own", field="parent")
     if parent.state == IncidentState.CANCELLED:
-        raise DomainError(f"{parent.number} is cancelled", field="parent")
+        raise Conflict(f"{parent.number} is cancelled", field="parent")
     if incident.parent_id == parent.pk:
         return incident
     incident.parent = parent

@@ -94,7 +94,7 @@ def declare_major_incident(
     if existing is not None:
         raise Conflict(f"{incident.number} already has major incident {existing.number}")
     if not incident.is_open:
-        raise DomainError(f"{incident.number} is {incident.state}", field="incident_id")
+        raise Conflict(f"{incident.number} is {incident.state}", field="incident_id")
 
     now = timezone.now()
     problem = incident.problem or Problem.objects.create(
@@ -274,20 +274,20 @@ def assign_role(*, mi: MajorIncident, role: str, user: User, actor: Actor | None
         raise DomainError(f"unknown role {role!r}", field="role")
     mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
     if mi.status in (MIStatus.CLOSED, MIStatus.CANCELLED):
-        raise DomainError(f"{mi.number} is {mi.status}; its roles are final")
+        raise Conflict(f"{mi.number} is {mi.status}; its roles are final")
     if not user.is_active:
         raise DomainError(f"{user.username} is not an active user", field="user")
     held = {r.role: r for r in active_roles(mi) if r.user_id == user.pk}
     if role in held:
         return held[role]
     if role == IC and RaciRole.TECHNICAL_LEAD in held:
-        raise DomainError(
+        raise Conflict(
             f"{user.username} is the technical lead; the incident commander may not also "
             "implement the fix. Assign another technical lead first.",
             field="user",
         )
     if role == RaciRole.TECHNICAL_LEAD and current_commander(mi) == user:
-        raise DomainError(
+        raise Conflict(
             f"{user.username} is the incident commander and may not also be technical lead",
             field="user",
         )
@@ -326,7 +326,7 @@ def transition_major_incident(
     reason: str = "",
     override_stability: bool = False,
 ) -> MajorIncident:
-    """Move an MI to ``to``; a refused move raises DomainError with a sentence saying why."""
+    """Move an MI to ``to``; a refused move raises Conflict with a sentence saying why."""
     reason = (reason or "").strip()
     mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
     if to == MIStatus.CANCELLED:
@@ -341,7 +341,7 @@ def transition_major_incident(
     if to == mi.status:
         return mi
     if to not in MI_MOVES[mi.status]:
-        raise DomainError(f"a major incident cannot move from {mi.status} to {to}", field="to")
+        raise Conflict(f"a major incident cannot move from {mi.status} to {to}", field="to")
 
     now = timezone.now()
     note = ""
@@ -354,7 +354,7 @@ def transition_major_incident(
         stable_for = now - (mi.monitoring_started_at or now)
         if stable_for < needed:
             if not override_stability:
-                raise DomainError(
+                raise Conflict(
                     f"{mi.number} has been in monitoring for {whole_minutes(stable_for)} min; "
                     f"it may be resolved after {whole_minutes(needed)} min of stability, unless "
                     "the incident commander overrides with a written reason",
@@ -368,7 +368,7 @@ def transition_major_incident(
                 )
             note = f" (stability period overridden after {whole_minutes(stable_for)} min: {reason})"
     if to == MIStatus.CLOSED and mi.pir_published_at is None:
-        raise DomainError(
+        raise Conflict(
             f"{mi.number} may be closed only when its post-incident review is published", field="to"
         )
 

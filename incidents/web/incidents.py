@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -361,6 +361,9 @@ def incident_declare(request: HttpRequest, number: str) -> HttpResponse:
 @requires("incidents.view_configurationitem")
 def ci_search(request: HttpRequest) -> HttpResponse:
     text = request.GET.get("ci_q", "").strip()[:200]
+    if "\x00" in text:
+        # No CI name holds a NUL byte, and PostgreSQL refuses one in a query with an error.
+        return HttpResponseBadRequest("ci_q must not contain a NUL character")
     cis = ConfigurationItem.objects.order_by("criticality", "name")
     if text:
         cis = cis.filter(Q(name__icontains=text) | Q(owner_group__icontains=text))

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _queued_task_names() -> list[str]:
     source = Path(enqueue.__file__).read_text()
-    names = sorted(set(part.split('"')[0] for part in source.split('"incidents.tasks.')[1:]))
+    names = sorted({part.split('"')[0] for part in source.split('"incidents.tasks.')[1:]})
     return [f"incidents.tasks.{name}" for name in names]
 
 

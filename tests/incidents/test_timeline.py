@@ -27,7 +27,7 @@ def entry(incident) -> TimelineEntry:
 def test_timeline_lists_rows_in_order(tina_api, incident, tina):
     response = tina_api.get(f"/api/incidents/{incident.number}/timeline/")
     assert response.status_code == 200
-    rows = response.json()
+    rows = response.json()["results"]
     assert [r["kind"] for r in rows] == ["created", "acknowledged"]
     assert rows[0]["actor"] == tina.username
     assert set(rows[0]) == {"id", "kind", "message", "data", "actor", "created_at"}
