@@ -34,11 +34,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # keep the one error shape.
         response.data = {"detail": " ".join(str(message) for message in response.data)}
     if response is not None and isinstance(response.data, dict):
-        detail = response.data.get("detail")
-        if isinstance(detail, list):
+        messages = response.data.get("detail")
+        if isinstance(messages, list):
             # A serializer's ValidationError({"detail": [...]}) (e.g. "give at least one
             # milestone"): "detail" is always one string in the error shape.
-            response.data["detail"] = " ".join(str(message) for message in detail)
+            response.data["detail"] = " ".join(str(message) for message in messages)
     if response is not None and isinstance(exc, Http404):
         response.data = {"detail": "Not found."}
     if response is not None and response.status_code == status.HTTP_401_UNAUTHORIZED:

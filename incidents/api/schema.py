@@ -66,8 +66,8 @@ class AutoSchema(openapi.AutoSchema):
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        for code in sorted(self._error_codes()):
-            responses.setdefault(str(code), {"description": DESCRIPTIONS[code]})
+        for error in sorted(self._error_codes()):
+            responses.setdefault(str(error), {"description": DESCRIPTIONS[error]})
         for code, response in responses.items():
             if code.isdigit() and int(code) >= 400 and "content" not in response:
                 response["content"] = {"application/json": {"schema": self._error_ref()}}

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -35,6 +36,19 @@ from .forms import (
     ResolveForm,
     add_domain_error,
 )
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Where ``/`` and a fresh login lead: the incident list, or the MI list for a user who reads
+    major incidents but not incidents (legal)."""
+    user = request.user
+    if not user.has_perm("incidents.view_incident") and user.has_perm(
+        "incidents.view_majorincident"
+    ):
+        return redirect("majors:list")
+    return redirect("incidents:list")
+
 
 CI_SEARCH_LIMIT = 15
 # A CI deep in the graph can reach thousands of others; the page lists the first ones only.

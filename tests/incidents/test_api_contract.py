@@ -25,15 +25,17 @@ from rest_framework.test import APIClient
 from incidents import services
 from incidents.errors import DomainError
 from incidents.models import (
+    AutoDeclarationRule,
     Change,
     ConfigurationItem,
     Incident,
     MajorIncident,
     MajorIncidentCandidate,
     Problem,
+    SystemProperty,
 )
 from incidents.services import tokens
-from tests.conftest import bearer_client
+from tests.conftest import PASSWORD, bearer_client
 from tests.incidents.mi_fixtures import declare
 
 pytestmark = pytest.mark.django_db
@@ -228,6 +230,20 @@ def test_a_ci_name_taken_when_saving_is_a_400_on_name(alice, make_ci):
         assert ConfigurationItem.objects.filter(name="Search").count() == 1
     assert refused.value.field == "name"
     assert refused.value.status_code == 400
+
+
+@pytest.mark.parametrize("model", ["systemproperty", "autodeclarationrule"])
+def test_deeply_nested_json_in_an_admin_form_is_a_form_error(root, model):
+    # The admin's JSON fields parse what a manager types with json.loads too.
+    row = (SystemProperty if model == "systemproperty" else AutoDeclarationRule).objects.first()
+    assert row is not None
+    browser = Client()
+    browser.force_login(root)
+    field = "value" if model == "systemproperty" else "states"
+    url = f"/admin/incidents/{model}/{row.pk}/change/"
+    response = browser.post(url, {field: "[" * 1000 + "]" * 1000, "name": "x", "order": 1})
+    assert response.status_code == 200  # the form again, with its error
+    assert "Enter a valid JSON." in response.content.decode()
 
 
 def test_ci_picker_with_a_nul_is_400(tina):
@@ -483,3 +499,59 @@ def test_the_fuzz_run_checks_status_codes_and_response_schemas():
         "status_code_conformance",
         "response_schema_conformance",
     }
+
+
+# --- Item 11: legal's access is README's table ---------------------------------------------------
+
+
+def test_legal_reads_cis_mis_and_timelines_but_not_incidents(lee, world):
+    api = bearer_client(lee)
+    mi, ci, number = world["mi"].number, world["ci"].pk, world["number"]
+    readable = [
+        "/api/cis/",
+        f"/api/cis/{ci}/",
+        f"/api/cis/{ci}/impact/",
+        "/api/major-incidents/",
+        f"/api/major-incidents/{mi}/",
+        f"/api/major-incidents/{mi}/roles/",
+        f"/api/major-incidents/{mi}/timeline/",
+        f"/api/major-incidents/{mi}/raci/?activity=declare",
+        f"/api/incidents/{number}/timeline/",
+    ]
+    refused = [
+        "/api/incidents/",
+        f"/api/incidents/{number}/",
+        "/api/problems/",
+        "/api/changes/",
+        "/api/system-properties/",
+        "/api/major-incident-candidates/",
+    ]
+    assert {url: api.get(url).status_code for url in readable} == dict.fromkeys(readable, 200)
+    assert {url: api.get(url).status_code for url in refused} == dict.fromkeys(refused, 403)
+    writes = [
+        api.post("/api/incidents/", {"short_description": "x"}, format="json"),
+        api.post("/api/cis/", {"name": "x", "kind": "server"}, format="json"),
+        api.post(f"/api/major-incidents/{mi}/roles/", {"role": "scribe", "user": lee.username}),
+    ]
+    assert [response.status_code for response in writes] == [403, 403, 403]
+
+
+def test_legal_signs_in_to_the_major_incidents_not_to_a_403(lee, tina, world):
+    browser = Client()
+    page = browser.post(
+        "/accounts/login/", {"username": lee.username, "password": PASSWORD}, follow=True
+    )
+    assert page.redirect_chain[-1][0] == "/major-incidents/"
+    assert page.status_code == 200
+    assert 'href="/incidents/"' not in page.content.decode()  # no link to a page it may not see
+    assert browser.get(f"/major-incidents/{world['mi'].number}/").status_code == 200
+    assert browser.get("/incidents/cis/search/", {"ci_q": "check"}).status_code == 200
+    assert browser.get("/incidents/").status_code == 403
+    assert browser.get(f"/incidents/{world['number']}/").status_code == 403
+
+    technician = Client()
+    page = technician.post(
+        "/accounts/login/", {"username": tina.username, "password": PASSWORD}, follow=True
+    )
+    assert page.redirect_chain[-1][0] == "/incidents/"
+    assert 'href="/incidents/"' in page.content.decode()

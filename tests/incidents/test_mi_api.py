@@ -735,10 +735,12 @@ def test_reject_candidate(alice_api: APIClient, candidate: MajorIncidentCandidat
 
 def test_unknown_candidate_is_404(alice_api: APIClient) -> None:
     assert alice_api.get("/api/major-incident-candidates/999/").status_code == 404
-    assert (
-        alice_api.post("/api/major-incident-candidates/nope/accept/", {}, format="json").status_code
-        == 404
-    )
+    for decision, body in [("accept", {}), ("reject", {"reason": "not major"})]:
+        response = alice_api.post(
+            f"/api/major-incident-candidates/999/{decision}/", body, format="json"
+        )
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}
 
 
 # --- Schema ---------------------------------------------------------------------------------------
