@@ -67,7 +67,7 @@ class InputSerializer(StrictInputMixin, serializers.Serializer):
     """Base of the serializers that only parse a request body."""
 
 
-class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
+class StrictModelSerializer(StrictInputMixin, serializers.ModelSerializer):
     """Base of the API's model serializers: strict keys, strict ids."""
 
     serializer_related_field = StrictPrimaryKeyRelatedField
@@ -136,7 +136,7 @@ class NumberField(serializers.RelatedField):
 # --- CMDB -----------------------------------------------------------------------------------------
 
 
-class ConfigurationItemSerializer(ModelSerializer):
+class ConfigurationItemSerializer(StrictModelSerializer):
     depends_on = StrictPrimaryKeyRelatedField(
         many=True,
         queryset=ConfigurationItem.objects.all(),
@@ -194,7 +194,7 @@ class ImpactSerializer(serializers.Serializer):
 # --- Incidents ------------------------------------------------------------------------------------
 
 
-class IncidentSerializer(ModelSerializer):
+class IncidentSerializer(StrictModelSerializer):
     number = serializers.CharField(read_only=True)
     caller = UsernameField()
     assigned_to = UsernameField()
@@ -268,7 +268,7 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
 # --- Problems and changes -------------------------------------------------------------------------
 
 
-class ProblemSerializer(ModelSerializer):
+class ProblemSerializer(StrictModelSerializer):
     number = serializers.CharField(read_only=True)
     assigned_to = UsernameField()
     created_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
@@ -295,7 +295,7 @@ class ProblemSerializer(ModelSerializer):
         return services.save_problem(problem=instance, actor=self.context["request"].user)
 
 
-class ChangeSerializer(ModelSerializer):
+class ChangeSerializer(StrictModelSerializer):
     number = serializers.CharField(read_only=True)
     implementer = UsernameField()
     problem = NumberField(Problem)

@@ -150,7 +150,8 @@ def test_login_page_logs_in_and_logout_is_a_post(client: Client, tina: Any) -> N
     assert b'name="username"' in login_page.content
     response = client.post(reverse("login"), {"username": tina.username, "password": PASSWORD})
     assert response.status_code == 302
-    assert response["Location"] == LIST
+    assert response["Location"] == "/"  # home: the incident list for those who may read it
+    assert client.get("/")["Location"] == LIST
     page = client.get(LIST).content.decode()
     assert tina.username in page
     assert "technician" in page  # roles shown in the header
