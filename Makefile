@@ -6,7 +6,14 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint migrate seed schedules clean
+# The environment's SECRET_KEY (or SECRET_KEY_FILE) if it has one; otherwise a random key generated
+# once into the var folder (mode 600) and read from there by every command `make` runs.
+VAR_DIR := $(or $(MIM_VAR_DIR),var)
+ifeq ($(strip $(SECRET_KEY)$(SECRET_KEY_FILE)),)
+KEY_FILE := $(abspath $(VAR_DIR))/secret_key
+endif
+
+.PHONY: install run test lint migrate seed schedules clean secret-key
 
 install: $(STAMP)
 
@@ -17,7 +24,17 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	@touch $(STAMP)
 
-migrate: install
+secret-key:
+ifdef KEY_FILE
+	@$(PY) config/keyfile.py $(KEY_FILE)
+endif
+
+# Commands that start the app read the key; `make test` sets its own (config/test_settings.py).
+ifdef KEY_FILE
+migrate seed run lint: export SECRET_KEY_FILE := $(KEY_FILE)
+endif
+
+migrate: install secret-key
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
@@ -29,7 +46,7 @@ run: seed
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install
+lint: install secret-key
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .

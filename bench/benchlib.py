@@ -10,6 +10,7 @@ import json
 import math
 import os
 import platform
+import secrets
 import signal
 import statistics
 import subprocess
@@ -90,9 +91,15 @@ def drop_database(url: str) -> None:
         )
 
 
+# DEBUG=false needs a secret; one random key per benchmark run, the same for this process (which
+# issues the tokens) and the gunicorn it starts (which checks them).
+_SECRET_KEY = secrets.token_urlsafe(64)
+
+
 def bench_env(url: str) -> dict[str, str]:
     """The environment the product reads its settings from, for this process and for gunicorn."""
     env = {
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or _SECRET_KEY,
         "DATABASE_URL": url,
         "CACHE_URL": os.environ.get("CACHE_URL", "locmemcache://"),
         "CELERY_TASK_ALWAYS_EAGER": "true",

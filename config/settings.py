@@ -7,11 +7,15 @@ friends. A half-configured integration is an error at start-up.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from config import keyfile
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("MIM_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -38,18 +42,24 @@ def env_secret(name: str, default: str = "") -> str:
     """Read NAME, or the file named by NAME_FILE (Docker/Kubernetes secrets)."""
     path = env.str(f"{name}_FILE", default="")
     if path:
-        return Path(path).read_text().strip()
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path}: {exc.strerror}") from None
     return env.str(name, default=default)
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_secret("SECRET_KEY", default="")
+SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("MIM_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("SECRET_KEY is required")
-    # One fixed development key so that tokens issued by `issue_token` keep working across
-    # restarts of `make run`; production must set SECRET_KEY (see README).
-    SECRET_KEY = "mimdesk-insecure-development-key-change-me-in-production-0123456789"
+    if not DEBUG:
+        # Never a key written in the code: anyone who read it could sign a super_admin token.
+        raise ImproperlyConfigured(
+            "SECRET_KEY is required (or SECRET_KEY_FILE naming a file that holds it): set a long"
+            " random secret. `make run` generates one into var/ for local use."
+        )
+    # DEBUG on one machine: the same random key that `make run` generates, kept in var/.
+    SECRET_KEY = keyfile.ensure(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -124,6 +134,15 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+# Two instances sharing one cache (a Redis for staging and production, or two checkouts on one
+# machine) must never read each other's system properties or throttle counts: the key prefix
+# names the database. A `?key_prefix=` in CACHE_URL wins.
+_db = DATABASES["default"]
+_db_identity = "|".join(str(_db.get(k) or "") for k in ("ENGINE", "HOST", "PORT", "NAME"))
+CACHES["default"].setdefault(
+    "KEY_PREFIX",
+    f"{Path(str(_db['NAME'])).name[:40]}-{hashlib.sha256(_db_identity.encode()).hexdigest()[:12]}",
+)
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -177,18 +196,48 @@ TEAMS_WEBHOOK_URL = env_secret("TEAMS_WEBHOOK_URL")
 
 # --- JWT -----------------------------------------------------------------------------------------
 JWT_SIGNING_KEY = env_secret("JWT_SIGNING_KEY") or SECRET_KEY
+if len(JWT_SIGNING_KEY.encode()) < 32 and not DEBUG:
+    # HS256 wants a key at least as long as its hash (RFC 7518, 3.2); a short one can be guessed.
+    raise ImproperlyConfigured(
+        "JWT_SIGNING_KEY (SECRET_KEY when it is unset) must be at least 32 bytes long"
+    )
 JWT_JWKS_URL = env.str("JWT_JWKS_URL", default="")
 # The algorithm is fixed by configuration, never taken from the token header.
 JWT_ALGORITHM = "RS256" if JWT_JWKS_URL else "HS256"
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="")
 JWT_ISSUER = env.str("JWT_ISSUER", default="")
+if JWT_JWKS_URL:
+    # Without both, a token the IdP issued for any other application would be accepted here.
+    _missing = [n for n, v in (("JWT_AUDIENCE", JWT_AUDIENCE), ("JWT_ISSUER", JWT_ISSUER)) if not v]
+    if _missing:
+        raise ImproperlyConfigured(f"JWT_JWKS_URL is set: {' and '.join(_missing)} required")
+    if not JWT_JWKS_URL.startswith("https://") and not (
+        DEBUG and JWT_JWKS_URL.startswith("http://")
+    ):
+        # Whoever can alter the key set in transit can sign any token.
+        raise ImproperlyConfigured("JWT_JWKS_URL must be an https:// URL (http:// only with DEBUG)")
 JWT_ROLES_CLAIM = env.str("JWT_ROLES_CLAIM", default="roles")
 JWT_USERNAME_CLAIM = env.str("JWT_USERNAME_CLAIM", default="sub")
 JWT_ACCESS_TOKEN_LIFETIME = timedelta(minutes=env.int("JWT_ACCESS_TOKEN_MINUTES", default=60))
 JWT_REFRESH_TOKEN_LIFETIME = timedelta(hours=env.int("JWT_REFRESH_TOKEN_HOURS", default=24))
 JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
+# The IdP's key set: trusted for at most JWT_JWKS_LIFESPAN seconds after it was fetched (a key the
+# IdP drops stops working within that time), refreshed in the background from half of it on;
+# one fetch waits at most JWT_JWKS_TIMEOUT seconds, and the IdP is asked at most once every
+# JWT_JWKS_COOLDOWN seconds (per process), however many unknown key ids or failures come in.
+JWT_JWKS_LIFESPAN = env.int("JWT_JWKS_LIFESPAN", default=300)
+JWT_JWKS_TIMEOUT = env.float("JWT_JWKS_TIMEOUT", default=3.0)
+JWT_JWKS_COOLDOWN = env.int("JWT_JWKS_COOLDOWN", default=10)
+if not 0 < JWT_JWKS_TIMEOUT <= 30 or not 0 < JWT_JWKS_COOLDOWN < JWT_JWKS_LIFESPAN / 2:
+    raise ImproperlyConfigured(
+        "JWT_JWKS_TIMEOUT must be in (0, 30] and JWT_JWKS_COOLDOWN in (0, JWT_JWKS_LIFESPAN / 2)"
+    )
 
 # --- REST API ------------------------------------------------------------------------------------
+_THROTTLE_ENV = {
+    "token_user": "TOKEN_THROTTLE_PER_USER",
+    "token_address": "TOKEN_THROTTLE_PER_ADDRESS",
+}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "incidents.api.auth.JWTAuthentication",
@@ -209,7 +258,20 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "incidents.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "incidents.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Password guessing at /api/auth/token/: attempts per username and per client address.
+    "DEFAULT_THROTTLE_RATES": {
+        "token_user": env.str(_THROTTLE_ENV["token_user"], default="10/minute"),
+        "token_address": env.str(_THROTTLE_ENV["token_address"], default="30/minute"),
+    },
+    # Behind a proxy: how many of them append to X-Forwarded-For (0 = none, REMOTE_ADDR counts).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
+for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
+    # DRF reads the rate on the first request; a typo would be a 500 there, not an error here.
+    if not re.fullmatch(r"[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
+        raise ImproperlyConfigured(
+            f"{_THROTTLE_ENV[_scope]}={_rate!r}: write N/second, N/minute, N/hour or N/day"
+        )
 SPECTACULAR_SETTINGS = {
     "TITLE": "MIM Desk API",
     "DESCRIPTION": "Major incident management: incidents, CMDB impact, problems, changes.",

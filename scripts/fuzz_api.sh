@@ -60,7 +60,11 @@ export CELERY_BROKER_URL="filesystem://"
 export CELERY_TASK_ALWAYS_EAGER=true
 export DEBUG=false
 export LOG_LEVEL=ERROR  # keep 500s and their tracebacks, not every 4xx
-unset CELERY_RESULT_BACKEND JWT_JWKS_URL JWT_AUDIENCE JWT_ISSUER 2>/dev/null || true
+unset CELERY_RESULT_BACKEND JWT_JWKS_URL JWT_AUDIENCE JWT_ISSUER JWT_SIGNING_KEY JWT_SIGNING_KEY_FILE \
+  SECRET_KEY 2>/dev/null || true
+# DEBUG=false needs a secret: a random one of this run's own, generated into $WORK (mode 600).
+"$PY" config/keyfile.py "$WORK/secret_key"
+export SECRET_KEY_FILE="$WORK/secret_key"
 
 echo "fuzz: migrating a fresh SQLite database in $WORK and loading the demo data"
 "$PY" manage.py migrate --noinput >"$OUT/migrate.log" 2>&1 || { cat "$OUT/migrate.log"; exit 1; }

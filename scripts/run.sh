@@ -35,7 +35,7 @@ cat <<MSG
     legal          usr_lee_legal
 
   API docs: http://127.0.0.1:${PORT}/api/docs/
-  Token:    .venv/bin/python manage.py issue_token usr_alice_johnson --role itsm_manager | tail -n1
+  Token:    ${SECRET_KEY_FILE:+SECRET_KEY_FILE=${SECRET_KEY_FILE} }.venv/bin/python manage.py issue_token usr_alice_johnson --role itsm_manager | tail -n1
   Logs:     var/log/web.log, var/log/worker.log, var/log/beat.log; email: var/mail/
 
   Press Ctrl-C to stop.

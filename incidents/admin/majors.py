@@ -38,7 +38,7 @@ from ..models import (
 
 if TYPE_CHECKING:
     pass
-from .common import NumberSearchMixin
+from .common import NumberSearchMixin, ServiceRefusalMixin
 
 # --- Major incidents ------------------------------------------------------------------------------
 
@@ -90,7 +90,7 @@ class MajorIncidentAddForm(forms.ModelForm):
 
 
 @admin.register(MajorIncident)
-class MajorIncidentAdmin(NumberSearchMixin, admin.ModelAdmin):
+class MajorIncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
     list_display = ["number", "status", "incident", "commander", "is_security", "declared_at"]
     list_filter = ["status", "is_security", "media_attention", "declared_at"]
     search_fields = ["impact_statement", "summary", "incident__short_description"]
@@ -190,12 +190,12 @@ class MajorIncidentAdmin(NumberSearchMixin, admin.ModelAdmin):
             obj.__dict__.update({k: v for k, v in mi.__dict__.items() if k != "_state"})
             obj._state.adding = False
             return
-        if form.changed_data:
-            # Descriptive fields only (status, roles and milestones are read-only here and have
-            # their services); written alone so a concurrent transition is never overwritten.
-            MajorIncident.objects.filter(pk=obj.pk).update(
-                **{n: data[n] for n in form.changed_data}
-            )
+        # Descriptive fields only (status, roles and milestones are read-only here and have
+        # their services): one timeline row per changed field, the incident's security flag with
+        # the MI's, and only the changed fields written, so a concurrent transition stands.
+        changed = {n: data[n] for n in form.changed_data if n in services.EDITABLE_MI_FIELDS}
+        if changed:
+            services.update_major_incident(mi=obj, actor=request.user, **changed)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         form.save_m2m()

@@ -22,7 +22,7 @@ from ..models import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-from .common import NumberSearchMixin
+from .common import NumberSearchMixin, ServiceRefusalMixin
 
 # --- Tickets --------------------------------------------------------------------------------------
 
@@ -53,7 +53,7 @@ class IncidentAdminForm(forms.ModelForm):
 
 
 @admin.register(Incident)
-class IncidentAdmin(NumberSearchMixin, admin.ModelAdmin):
+class IncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
     form = IncidentAdminForm
     list_display = [
         "number", "short_description", "priority", "state", "affected_ci", "affected_users",
@@ -144,7 +144,7 @@ class IncidentAdmin(NumberSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Problem)
-class ProblemAdmin(NumberSearchMixin, admin.ModelAdmin):
+class ProblemAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "short_description",
@@ -163,7 +163,7 @@ class ProblemAdmin(NumberSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Change)
-class ChangeAdmin(NumberSearchMixin, admin.ModelAdmin):
+class ChangeAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
     list_display = [
         "number", "short_description", "change_type", "state", "risk", "implementer",
         "planned_start", "planned_end",
@@ -172,6 +172,9 @@ class ChangeAdmin(NumberSearchMixin, admin.ModelAdmin):
     search_fields = ["short_description", "description"]
     autocomplete_fields = ["affected_ci", "problem", "implementer", "created_by"]
     readonly_fields = ["number", "created_at", "updated_at"]
+
+    def save_model(self, request: HttpRequest, obj: Change, form: Any, change: bool) -> None:
+        services.save_change(change=obj, actor=request.user)
 
 
 @admin.register(TimelineEntry)

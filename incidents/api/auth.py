@@ -1,4 +1,4 @@
-"""DRF authentication by JWT bearer token, mapping the roles claim onto Django groups."""
+"""DRF authentication by JWT bearer token; the IdP's roles claim is mapped onto Django groups."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db import transaction
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from incidents.services import set_user_roles, tokens
+from incidents.services import sync_roles_from_idp, tokens
 
 
 class JWTAuthentication(authentication.BaseAuthentication):
@@ -37,20 +37,27 @@ class JWTAuthentication(authentication.BaseAuthentication):
 
     @staticmethod
     def _sync_user(claims: dict[str, Any]) -> Any:
-        """The token's user, created on first sight, with groups set from its roles claim."""
-        username = claims[settings.JWT_USERNAME_CLAIM].strip()
-        roles = claims.get(settings.JWT_ROLES_CLAIM, [])
+        """The token's user.
+
+        A token MIM Desk issued itself (HS256, no JWT_JWKS_URL) names a user of ours; its roles
+        are for display only, and the database decides: a role removed in the admin is gone on
+        the next request, whatever the token still says. Only the configured IdP's tokens
+        create users on first sight and set their groups from the roles claim.
+        """
+        username = claims[settings.JWT_USERNAME_CLAIM]
         user_model = get_user_model()
-        # The common case, a known user whose roles did not change, reads and writes nothing
-        # more: set_user_roles only writes when the groups differ from the claim.
         user = user_model.objects.filter(username=username).first()
+        if not settings.JWT_JWKS_URL:
+            if user is None:
+                raise exceptions.AuthenticationFailed("user is unknown")
+            return user
         if user is None:
             with transaction.atomic():
                 # Users known only by token sign in through the IdP, never with a password here.
                 user, _ = user_model.objects.get_or_create(
                     username=username, defaults={"password": make_password(None)}
                 )
-        set_user_roles(user, roles)
+        sync_roles_from_idp(user, claims.get(settings.JWT_ROLES_CLAIM, []))
         return user
 
     def authenticate_header(self, request: Request) -> str:

@@ -229,13 +229,8 @@ class IncidentSerializer(StrictModelSerializer):
     def get_affected_ci_name(self, incident: Incident) -> str | None:
         return incident.affected_ci.name if incident.affected_ci else None
 
-    def validate_state(self, value: str) -> str:
-        if self.instance is None and value != "new":
-            raise serializers.ValidationError("a new incident starts in state 'new'")
-        return value
-
     def create(self, validated_data: dict[str, Any]) -> Incident:
-        validated_data.pop("state", None)
+        # create_incident refuses any initial state but "new" itself, for every surface.
         return services.create_incident(actor=self.context["request"].user, **validated_data)
 
     def update(self, instance: Incident, validated_data: dict[str, Any]) -> Incident:
@@ -312,20 +307,15 @@ class ChangeSerializer(StrictModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # The model's clean() holds the window rule; run it on the merged state of the row.
-        candidate = Change(
-            **{
-                name: attrs.get(name, getattr(self.instance, name, None))
-                for name in ("planned_start", "planned_end", "actual_start", "actual_end")
-            }
-        )
-        candidate.clean()
-        return attrs
-
     def create(self, validated_data: dict[str, Any]) -> Change:
-        validated_data["created_by"] = self.context["request"].user
-        return super().create(validated_data)
+        return services.save_change(
+            change=Change(**validated_data), actor=self.context["request"].user
+        )
+
+    def update(self, instance: Change, validated_data: dict[str, Any]) -> Change:
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return services.save_change(change=instance, actor=self.context["request"].user)
 
 
 # --- System properties ----------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from .serializers import (
     TimelineEntrySerializer,
 )
 from .serializers import InputSerializer as BodySerializer
+from .throttles import TokenAddressThrottle, TokenUserThrottle
 
 CAN_CHANGE_INCIDENT = HasPerm.of("incidents.change_incident")
 
@@ -273,6 +274,8 @@ class TokenView(APIView):
 class TokenObtainView(TokenView):
     """Exchange a username and password for an access token and a refresh token."""
 
+    throttle_classes = [TokenAddressThrottle, TokenUserThrottle]
+
     class InputSerializer(BodySerializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=1024, trim_whitespace=False)
@@ -282,7 +285,14 @@ class TokenObtainView(TokenView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: _TOKEN_PAIR, 401: OpenApiResponse(description="Bad credentials")},
+        responses={
+            200: _TOKEN_PAIR,
+            401: OpenApiResponse(description="Bad credentials"),
+            429: OpenApiResponse(
+                description="Too many attempts for this username or from this address;"
+                " the Retry-After header says after how many seconds to try again"
+            ),
+        },
         auth=[],
     )
     def post(self, request: Request) -> Response:

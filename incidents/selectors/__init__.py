@@ -5,8 +5,10 @@
 
 from . import cmdb
 from .access import (
+    COMMAND_PERM,
     DECLARE_PERM,
     ROLE_PERMISSIONS,
+    can_command,
     can_declare,
     can_manage,
     can_override_priority,
@@ -18,9 +20,11 @@ from .actors import (
 )
 from .majors import (
     IC,
+    LIVE_MI_STATUSES,
     MI_MOVES,
     active_roles,
     current_commander,
+    governing_major_incident,
     raci_holders,
     sweep_candidates,
 )
@@ -31,20 +35,24 @@ from .properties import (
 )
 
 __all__ = [
+    "COMMAND_PERM",
     "DECLARE_PERM",
     "IC",
+    "LIVE_MI_STATUSES",
     "MI_MOVES",
     "PROPERTY_CACHE_KEY",
     "PROPERTY_CACHE_SECONDS",
     "ROLE_PERMISSIONS",
     "active_roles",
     "actor_id",
+    "can_command",
     "can_declare",
     "can_manage",
     "can_override_priority",
     "cmdb",
     "current_commander",
     "get_property",
+    "governing_major_incident",
     "name_of",
     "raci_holders",
     "sweep_candidates",

@@ -9,6 +9,10 @@ from ..models import (
 from .actors import Actor
 
 DECLARE_PERM = "incidents.declare_majorincident"
+# Commanding an MI means working its incident: the IC gains the MI's write powers, so only
+# someone who may change incidents (technician and up) may hold the role; legal and users
+# without a MIM Desk role may not.
+COMMAND_PERM = "incidents.change_incident"
 
 # Object permissions (django-guardian) each role brings on its MI.
 _TEAM = {"view_majorincident", "post_timeline_majorincident", "edit_scratchpad_majorincident"}
@@ -22,6 +26,16 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {role: set(_TEAM) for role in RaciRole.v
 
 def can_declare(actor: Actor | None) -> bool:
     return bool(actor is not None and actor.has_perm(DECLARE_PERM))
+
+
+def can_command(user: Actor | None) -> bool:
+    """Whether ``user`` may be made an MI's incident commander."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and getattr(user, "is_active", False)
+        and user.has_perm(COMMAND_PERM)
+    )
 
 
 def can_manage(actor: Actor | None, mi: MajorIncident) -> bool:

@@ -34,6 +34,25 @@ for _status in OPEN_MI_STATUSES:
     MI_MOVES[_status].add(MIStatus.CANCELLED)
 
 
+# While its MI is live (declared up to resolved), an incident's state is the MI's: the MI's
+# lifecycle resolves, reopens and closes it, and a direct move would leave the MI declared over
+# a resolved incident, past the stability and cancellation guards. Closed and cancelled MIs let go.
+LIVE_MI_STATUSES = (*OPEN_MI_STATUSES, MIStatus.RESOLVED)
+
+
+def governing_major_incident(incident: Incident) -> MajorIncident | None:
+    """The live MI whose lifecycle the incident follows, if any.
+
+    Services call it holding the incident's lock; every MI transition takes that lock too, so
+    the answer holds until they commit.
+    """
+    return (
+        MajorIncident.objects.filter(incident_id=incident.pk, status__in=LIVE_MI_STATUSES)
+        .only("id", "status", "incident_id")
+        .first()
+    )
+
+
 def active_roles(mi: MajorIncident) -> list[RoleAssignment]:
     return list(
         mi.role_assignments.filter(removed_at__isnull=True).select_related("user").order_by("id")

@@ -36,13 +36,16 @@ from .incidents import (
     update_incident,
 )
 from .majors import (
+    EDITABLE_MI_FIELDS,
     assign_role,
     declare_major_incident,
     remove_role,
     set_milestones,
     transition_major_incident,
+    update_major_incident,
 )
 from .problems import (
+    save_change,
     save_problem,
 )
 from .properties import (
@@ -61,9 +64,11 @@ from .rules import (
 from .users import (
     ROLE_GROUPS,
     set_user_roles,
+    sync_roles_from_idp,
 )
 
 __all__ = [
+    "EDITABLE_MI_FIELDS",
     "PRIORITY_MATRIX",
     "ROLE_GROUPS",
     "UPDATABLE_FIELDS",
@@ -90,14 +95,17 @@ __all__ = [
     "reject_candidate",
     "remove_role",
     "resolve_incident",
+    "save_change",
     "save_configuration_item",
     "save_problem",
     "set_dependencies",
     "set_milestones",
     "set_property",
     "set_user_roles",
+    "sync_roles_from_idp",
     "tokens",
     "transition_major_incident",
     "update_incident",
+    "update_major_incident",
     "whole_minutes",
 ]

@@ -21,6 +21,7 @@ from .common import record
 from .enqueue import evaluate_rules_after_commit, refresh_affected_users
 
 
+@transaction.atomic
 def refresh_affected_users_now(ci_ids: Iterable[int]) -> int:
     """Recompute ``affected_users`` of open incidents whose impact reaches any of ``ci_ids``.
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import events
@@ -22,23 +25,55 @@ from ..selectors.properties import get_property
 from .common import record
 
 
-def _ticket_volume_exceeded(mi: MajorIncident, now: datetime) -> str | None:
+def _with_ticket_volume(mis: QuerySet[MajorIncident], now: datetime) -> QuerySet[MajorIncident]:
+    """Annotate what the ticket-volume policy needs, for every MI in the one query.
+
+    ``recent_children``: the incident's children logged in the last hour; ``normal_tickets``: the
+    affected CI's incidents in the four weeks before the MI was declared.
+    """
+    recent = (
+        Incident.objects.filter(
+            parent_id=OuterRef("incident_id"), created_at__gte=now - timedelta(hours=1)
+        )
+        .order_by()
+        .values("parent_id")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    normal = (
+        Incident.objects.filter(
+            affected_ci_id=OuterRef("incident__affected_ci_id"),
+            created_at__gte=OuterRef("declared_at") - timedelta(days=_NORMAL_DAYS),
+            created_at__lt=OuterRef("declared_at"),
+        )
+        .order_by()
+        .values("affected_ci_id")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    return mis.annotate(
+        recent_children=Coalesce(Subquery(recent), 0),
+        normal_tickets=Coalesce(Subquery(normal), 0),
+    )
+
+
+_NORMAL_DAYS = 28
+
+
+def _ticket_volume_exceeded(mi: MajorIncident) -> str | None:
     """Children in the last hour over factor × the affected CI's normal hourly incident rate.
 
     Normal is the CI's incidents per hour over the four weeks before the MI was declared, floored
-    at one an hour so that a quiet service does not escalate on its second ticket.
+    at one an hour so that a quiet service does not escalate on its second ticket. The counts
+    come annotated by ``_with_ticket_volume``.
     """
     factor = int(get_property("ticket_volume_escalation_factor"))
-    recent = mi.incident.children.filter(created_at__gte=now - timedelta(hours=1)).count()
-    ci_id = mi.incident.affected_ci_id
-    normal = 0.0
-    if ci_id is not None:
-        weeks = Incident.objects.filter(
-            affected_ci_id=ci_id,
-            created_at__gte=mi.declared_at - timedelta(days=28),
-            created_at__lt=mi.declared_at,
-        ).count()
-        normal = weeks / (28 * 24)
+    recent: int = getattr(mi, "recent_children", 0)
+    normal = (
+        getattr(mi, "normal_tickets", 0) / (_NORMAL_DAYS * 24)
+        if mi.incident.affected_ci_id is not None
+        else 0.0
+    )
     baseline = max(normal, 1.0)
     if recent > factor * baseline:
         return (
@@ -74,7 +109,7 @@ def _triggered_at(
     if policy.trigger == EscalationTrigger.TICKET_VOLUME:
         if first is not None:
             return first, "linked-ticket volume"
-        why = _ticket_volume_exceeded(mi, now)
+        why = _ticket_volume_exceeded(mi)
         return (now, why) if why else None
     return None
 
@@ -86,11 +121,18 @@ def evaluate_escalations(*, now: datetime | None = None) -> list[EscalationFirin
     if not policies:
         return []
     fired_now: list[EscalationFiring] = []
-    mis = MajorIncident.objects.filter(status__in=OPEN_MI_STATUSES).select_related("incident")
-    for mi in mis:
-        done: dict[int, EscalationFiring] = {
-            f.step_id: f for f in EscalationFiring.objects.filter(major_incident=mi)
-        }
+    mis: QuerySet[MajorIncident] = MajorIncident.objects.filter(
+        status__in=OPEN_MI_STATUSES
+    ).select_related("incident")
+    if any(p.trigger == EscalationTrigger.TICKET_VOLUME for p in policies):
+        mis = _with_ticket_volume(mis, now)
+    open_mis = list(mis)
+    # Every open MI's firings in one query, not one per MI.
+    done_by_mi: dict[int, dict[int, EscalationFiring]] = defaultdict(dict)
+    for f in EscalationFiring.objects.filter(major_incident__in=[mi.pk for mi in open_mis]):
+        done_by_mi[f.major_incident_id][f.step_id] = f
+    for mi in open_mis:
+        done = done_by_mi[mi.pk]
         for policy in policies:
             steps = list(policy.steps.all())
             fired = {s.pk: done[s.pk] for s in steps if s.pk in done}

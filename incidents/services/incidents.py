@@ -10,17 +10,22 @@ from django.utils import timezone
 
 from ..errors import Conflict, DomainError, NotAllowed
 from ..models import (
+    OPEN_MI_STATUSES,
     ConfigurationItem,
     Incident,
     IncidentState,
+    MajorIncident,
+    MIStatus,
     TimelineKind,
 )
 from ..selectors import cmdb
 from ..selectors.access import (
+    can_manage,
     can_override_priority,
 )
 from ..selectors.actors import Actor, name_of, user_of
-from .common import record
+from ..selectors.majors import governing_major_incident
+from .common import lock_incident, lock_incidents, record
 from .enqueue import evaluate_rules_after_commit
 
 # ITIL impact x urgency -> priority (DESIGN, "Priority matrix").
@@ -76,9 +81,56 @@ def check_incident(incident: Incident) -> None:
 
     Forms call it to show the error next to the field instead of failing when the service saves.
     """
-    if incident.parent_id is not None and incident.parent and incident.parent.parent_id:
-        raise DomainError("the parent is itself a child; link to its parent", field="parent")
+    if incident.parent_id is not None and incident.parent:
+        _check_parent(incident, incident.parent)
     _check_milestones(incident)
+
+
+def _check_parent(incident: Incident, parent: Incident) -> None:
+    """``link_incident``'s rules about the parent, also for an incident logged with one."""
+    if parent.pk == incident.pk:
+        raise DomainError("an incident cannot be its own parent", field="parent")
+    if parent.parent_id is not None:
+        raise Conflict(
+            f"{parent.number} is itself a child of {Incident(pk=parent.parent_id).number}; "
+            "link to that one",
+            field="parent",
+        )
+    if parent.state == IncidentState.CANCELLED:
+        raise Conflict(f"{parent.number} is cancelled", field="parent")
+
+
+# --- The incident of a major incident -------------------------------------------------------------
+
+
+def _refuse_under_mi(incident: Incident, mi: MajorIncident, what: str, instead: str) -> Conflict:
+    return Conflict(
+        f"{incident.number} is the incident of major incident {mi.number} ({mi.status}), whose "
+        f"lifecycle it follows: it cannot be {what} on its own; {instead}"
+    )
+
+
+def _state_move_refusal(incident: Incident, mi: MajorIncident, to: str) -> Conflict:
+    if to == IncidentState.RESOLVED:
+        if mi.status == MIStatus.RESOLVED:
+            return _refuse_under_mi(incident, mi, "resolved", "it was resolved with the MI")
+        return _refuse_under_mi(incident, mi, "resolved", f"resolve {mi.number}, which resolves it")
+    if to == IncidentState.CANCELLED:
+        return _refuse_under_mi(
+            incident, mi, "cancelled", f"cancel {mi.number} first if it was declared in error"
+        )
+    if to == IncidentState.CLOSED:
+        return _refuse_under_mi(incident, mi, "closed", f"it is closed when {mi.number} is closed")
+    if mi.status == MIStatus.RESOLVED:
+        return _refuse_under_mi(
+            incident,
+            mi,
+            f"moved to {to}",
+            f"reopen {mi.number} (→ investigating), which reopens it",
+        )
+    return _refuse_under_mi(
+        incident, mi, f"moved to {to}", "it stays in progress until the MI is resolved"
+    )
 
 
 def _affected_users_of(ci: ConfigurationItem | None) -> int:
@@ -99,6 +151,12 @@ def create_incident(
         raise DomainError(f"unknown fields: {', '.join(sorted(unknown))}")
     if not short_description or not short_description.strip():
         raise DomainError("a short description is required", field="short_description")
+    state = fields.pop("state", None) or IncidentState.NEW
+    if state != IncidentState.NEW:
+        # Every other state is reached by an action that records it (acknowledge, resolve, …).
+        raise DomainError("a new incident starts in state 'new'", field="state")
+    # Linked after it is saved, through link_incident: its rules, its rows on both timelines.
+    parent: Incident | None = fields.pop("parent", None)
     incident = Incident(short_description=short_description.strip(), **fields)
     incident.created_by = user_of(actor)
     if priority is not None:
@@ -121,6 +179,8 @@ def create_incident(
         actor=actor,
         data={"priority": incident.priority, "affected_users": incident.affected_users},
     )
+    if parent is not None:
+        incident = link_incident(incident=incident, parent=parent, actor=actor)
     evaluate_rules_after_commit(incident)
     return incident
 
@@ -139,7 +199,11 @@ def update_incident(*, incident: Incident, actor: Actor | None, **changes: Any) 
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
         raise DomainError(f"unknown fields: {', '.join(sorted(unknown))}")
-    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    incident = lock_incident(incident.pk)
+    major = governing_major_incident(incident)
+    security = changes.pop("is_security", None)
+    if security is not None and bool(security) != incident.is_security:
+        _set_security(incident, bool(security), actor)
     before = {name: getattr(incident, name) for name in changes}
     before_priority = incident.priority
 
@@ -162,6 +226,10 @@ def update_incident(*, incident: Incident, actor: Actor | None, **changes: Any) 
     if "affected_ci" in changes:
         incident.affected_users = _affected_users_of(incident.affected_ci)
     if new_state is not None and new_state != incident.state:
+        if major is not None and not (
+            major.status in OPEN_MI_STATUSES and new_state == IncidentState.IN_PROGRESS
+        ):
+            raise _state_move_refusal(incident, major, new_state)
         _move_state(incident, new_state, actor)
     incident.save()
 
@@ -195,6 +263,65 @@ def update_incident(*, incident: Incident, actor: Actor | None, **changes: Any) 
     return incident
 
 
+def _set_security(incident: Incident, value: bool, actor: Actor | None) -> None:
+    """The security flag of an incident and of its MI are one: set both, with one timeline row.
+
+    Under an open MI the flag decides who approves stakeholder updates (legal), so changing it
+    is for whoever runs the MI, not for anyone who may edit the incident.
+    """
+    # Lock order: the incident (held by the caller), then its MI.
+    mi = (
+        MajorIncident.objects.select_for_update(no_key=True).filter(incident_id=incident.pk).first()
+    )
+    if mi is not None and mi.is_open and not can_manage(actor, mi):
+        raise NotAllowed(
+            f"{incident.number} is the incident of {mi.number}: only its incident commander or "
+            "an ITSM manager may change whether it is a security incident"
+        )
+    incident.is_security = value
+    if mi is None:
+        record(
+            incident,
+            TimelineKind.UPDATED,
+            f"{name_of(actor)} changed is_security",
+            actor=actor,
+            data={"changes": {"is_security": [not value, value]}},
+        )
+        return
+    # One row for the pair, as update_major_incident writes it.
+    record(
+        incident,
+        TimelineKind.UPDATED,
+        f"{mi.number} {'marked' if value else 'no longer'} a security incident by {name_of(actor)}",
+        actor=actor,
+        major_incident=mi,
+        data={"field": "is_security", "from": mi.is_security, "to": value},
+    )
+    if mi.is_security != value:
+        mi.is_security = value
+        mi.save(update_fields=["is_security", "updated_at"])
+
+
+@transaction.atomic
+def follow_major_incident(
+    *, incident: Incident, to: str, actor: Actor | None, reason: str = ""
+) -> Incident:
+    """Move an MI's incident with its MI (the MI's lifecycle calls it; nothing else may).
+
+    ``to`` is ``resolved`` (with the MI), ``in_progress`` (the MI reopened) or ``closed``.
+    """
+    incident = lock_incident(incident.pk)
+    if to == IncidentState.RESOLVED:
+        if incident.is_open:
+            _resolve(incident, actor, reason)
+        return incident
+    if incident.state == to or to not in _STATE_MOVES[incident.state]:
+        return incident  # e.g. closing an MI whose incident a manager had already closed
+    _move_state(incident, to, actor)
+    incident.save()
+    return incident
+
+
 def _move_state(incident: Incident, to: str, actor: Actor | None) -> None:
     if to not in IncidentState.values:
         raise DomainError(f"unknown state {to!r}", field="state")
@@ -225,7 +352,7 @@ def _move_state(incident: Incident, to: str, actor: Actor | None) -> None:
 @transaction.atomic
 def acknowledge_incident(*, incident: Incident, actor: Actor | None) -> Incident:
     """Someone owns it now. Acknowledging twice changes nothing (chatops retries are harmless)."""
-    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    incident = lock_incident(incident.pk)
     if not incident.is_open:
         raise Conflict(f"{incident.number} is {incident.state} and cannot be acknowledged")
     if incident.acknowledged_at is not None:
@@ -245,9 +372,16 @@ def resolve_incident(*, incident: Incident, actor: Actor | None, resolution_note
     notes = (resolution_notes or "").strip()
     if not notes:
         raise DomainError("a resolution note is required", field="resolution_notes")
-    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    incident = lock_incident(incident.pk)
+    major = governing_major_incident(incident)
+    if major is not None:
+        raise _state_move_refusal(incident, major, IncidentState.RESOLVED)
     if not incident.is_open:
         raise Conflict(f"{incident.number} is already {incident.state}")
+    return _resolve(incident, actor, notes)
+
+
+def _resolve(incident: Incident, actor: Actor | None, notes: str) -> Incident:
     now = timezone.now()
     incident.state = IncidentState.RESOLVED
     incident.resolution_notes = notes
@@ -270,23 +404,21 @@ def link_incident(*, incident: Incident, parent: Incident, actor: Actor | None) 
     """Make ``incident`` a child of ``parent`` (a duplicate or a symptom of the same outage)."""
     if parent.pk == incident.pk:
         raise DomainError("an incident cannot be its own parent", field="parent")
-    locked = {
-        row.pk: row
-        for row in Incident.objects.select_for_update().filter(pk__in=[incident.pk, parent.pk])
-    }
+    locked = lock_incidents([incident.pk, parent.pk])
     incident, parent = locked[incident.pk], locked[parent.pk]
-    if parent.parent_id is not None:
-        raise Conflict(
-            f"{parent.number} is itself a child of {Incident(pk=parent.parent_id).number}; "
-            "link to that one",
-            field="parent",
-        )
+    _check_parent(incident, parent)
     if incident.children.exists():
         raise Conflict(f"{incident.number} has child incidents of its own", field="parent")
-    if parent.state == IncidentState.CANCELLED:
-        raise Conflict(f"{parent.number} is cancelled", field="parent")
     if incident.parent_id == parent.pk:
         return incident
+    major = governing_major_incident(incident)
+    if major is not None:
+        raise _refuse_under_mi(
+            incident,
+            major,
+            "linked as a child of another incident",
+            f"link {parent.number} to {incident.number} instead",
+        )
     incident.parent = parent
     incident.save(update_fields=["parent", "updated_at"])
     record(

@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -24,6 +27,7 @@ from ..models import (
     AutoDeclarationRule,
     CandidateStatus,
     Incident,
+    IncidentState,
     MajorIncident,
     MajorIncidentCandidate,
     MajorIncidentUserObjectPermission,
@@ -37,14 +41,15 @@ from ..models import (
 )
 from ..selectors.access import (
     ROLE_PERMISSIONS,
+    can_command,
     can_declare,
     can_manage,
 )
 from ..selectors.actors import Actor, actor_id, name_of, user_of
 from ..selectors.majors import IC, MI_MOVES, active_roles, current_commander
 from ..selectors.properties import get_property
-from .common import record, whole_minutes
-from .incidents import resolve_incident
+from .common import lock_incident, lock_major_incident, record, whole_minutes
+from .incidents import follow_major_incident
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +92,11 @@ def declare_major_incident(
         raise DomainError(
             f"{manager.username} is not an active user", field="major_incident_manager"
         )
+    _require_commander(manager, field="major_incident_manager")
     # The row lock serialises concurrent declarations of one incident on PostgreSQL; the
-    # one-to-one constraint below is the backstop everywhere else.
-    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    # one-to-one constraint below is the backstop everywhere else. It is the first lock of the
+    # order (services/common.py): the proposal settled below is locked after it.
+    incident = lock_incident(incident.pk)
     existing = MajorIncident.objects.filter(incident=incident).first()
     if existing is not None:
         raise Conflict(f"{incident.number} already has major incident {existing.number}")
@@ -190,6 +197,15 @@ def _not_after(moment: datetime | None, limit: datetime) -> datetime | None:
 # --- Roles ----------------------------------------------------------------------------------------
 
 
+def _require_commander(user: User, *, field: str) -> None:
+    if not can_command(user):
+        raise DomainError(
+            f"{user.username} cannot be the incident commander: commanding needs a role that "
+            "works incidents (technician, itsm_manager or super_admin)",
+            field=field,
+        )
+
+
 def _mi_permissions(codenames: Iterable[str]) -> list[Permission]:
     content_type = ContentType.objects.get_for_model(MajorIncident)  # cached per process
     return list(Permission.objects.filter(content_type=content_type, codename__in=codenames))
@@ -272,7 +288,7 @@ def assign_role(*, mi: MajorIncident, role: str, user: User, actor: Actor | None
     _require_manage(actor, mi)
     if role not in RaciRole.values:
         raise DomainError(f"unknown role {role!r}", field="role")
-    mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
+    mi = lock_major_incident(mi)
     if mi.status in (MIStatus.CLOSED, MIStatus.CANCELLED):
         raise Conflict(f"{mi.number} is {mi.status}; its roles are final")
     if not user.is_active:
@@ -280,6 +296,8 @@ def assign_role(*, mi: MajorIncident, role: str, user: User, actor: Actor | None
     held = {r.role: r for r in active_roles(mi) if r.user_id == user.pk}
     if role in held:
         return held[role]
+    if role == IC:
+        _require_commander(user, field="user")
     if role == IC and RaciRole.TECHNICAL_LEAD in held:
         raise Conflict(
             f"{user.username} is the technical lead; the incident commander may not also "
@@ -300,9 +318,9 @@ def assign_role(*, mi: MajorIncident, role: str, user: User, actor: Actor | None
 
 @transaction.atomic
 def remove_role(*, assignment: RoleAssignment, actor: Actor | None) -> None:
-    mi = MajorIncident.objects.select_for_update().get(pk=assignment.major_incident_id)
+    mi = lock_major_incident(MajorIncident(pk=assignment.major_incident_id))
     _require_manage(actor, mi)
-    assignment = RoleAssignment.objects.select_for_update().get(pk=assignment.pk)
+    assignment = RoleAssignment.objects.select_for_update(no_key=True).get(pk=assignment.pk)
     if assignment.removed_at is not None:
         return
     if assignment.role == IC:
@@ -328,7 +346,8 @@ def transition_major_incident(
 ) -> MajorIncident:
     """Move an MI to ``to``; a refused move raises Conflict with a sentence saying why."""
     reason = (reason or "").strip()
-    mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
+    # The incident (and its children, which resolve with it) before the MI: the lock order.
+    mi = lock_major_incident(mi, with_children=to == MIStatus.RESOLVED)
     if to == MIStatus.CANCELLED:
         if not can_declare(actor):
             raise NotAllowed(
@@ -414,6 +433,11 @@ def transition_major_incident(
     )
     if to == MIStatus.RESOLVED:
         _resolve_with_mi(mi, actor, reason)
+    elif old == MIStatus.RESOLVED and to == MIStatus.INVESTIGATING:
+        # Reopened: an open MI over a resolved incident is what the incident rule forbids.
+        follow_major_incident(incident=mi.incident, to=IncidentState.IN_PROGRESS, actor=actor)
+    elif to == MIStatus.CLOSED:
+        follow_major_incident(incident=mi.incident, to=IncidentState.CLOSED, actor=actor)
     events.send_after_commit(
         events.major_incident_state_changed,
         major_incident_id=mi.pk,
@@ -429,8 +453,9 @@ def _resolve_with_mi(mi: MajorIncident, actor: Actor | None, reason: str) -> Non
     note = f"Resolved with major incident {mi.number}" + (f": {reason}" if reason else "")
     parent = mi.incident
     for incident in [parent, *parent.children.filter(state__in=OPEN_INCIDENT_STATES)]:
-        if incident.state in OPEN_INCIDENT_STATES:
-            resolve_incident(incident=incident, actor=actor, resolution_notes=note)
+        follow_major_incident(
+            incident=incident, to=IncidentState.RESOLVED, actor=actor, reason=note
+        )
 
 
 @transaction.atomic
@@ -443,7 +468,7 @@ def set_milestones(
     if unknown:
         name = sorted(unknown)[0]
         raise DomainError(f"{name} is not a milestone", field=name)
-    mi = MajorIncident.objects.select_for_update().get(pk=mi.pk)
+    mi = lock_major_incident(mi)
     now = timezone.now()
     for name, value in values.items():
         if value is None and name == "declared_at":
@@ -476,3 +501,92 @@ def set_milestones(
             data={"milestone": name, "value": value and value.isoformat()},
         )
     return mi
+
+
+# --- What was declared ----------------------------------------------------------------------------
+
+# The descriptive fields of a declared MI that its team may edit; status, roles and milestones
+# have services of their own.
+EDITABLE_MI_FIELDS = (
+    "impact_statement",
+    "summary",
+    "bridge_link",
+    "is_security",
+    "media_attention",
+)
+_BRIDGE_LINK = URLValidator(schemes=["http", "https"])
+
+
+def _clean_mi_field(name: str, value: Any) -> Any:
+    if name in ("is_security", "media_attention"):
+        if not isinstance(value, bool):
+            raise DomainError(f"{name} must be true or false", field=name)
+        return value
+    if not isinstance(value, str):
+        raise DomainError(f"{name} must be text", field=name)
+    value = value.strip()
+    if name == "impact_statement" and not value:
+        raise DomainError("the impact statement cannot be empty", field=name)
+    if name == "bridge_link" and value:
+        max_length = MajorIncident._meta.get_field("bridge_link").max_length or 500
+        if len(value) > max_length:
+            raise DomainError(f"bridge_link is longer than {max_length} characters", field=name)
+        try:
+            _BRIDGE_LINK(value)
+        except ValidationError:
+            raise DomainError("bridge_link must be an http(s) URL", field=name) from None
+    return value
+
+
+@transaction.atomic
+def update_major_incident(
+    *, mi: MajorIncident, actor: Actor | None, **fields: Any
+) -> MajorIncident:
+    """Edit what was declared: impact statement, summary, bridge link, security and media flags.
+
+    Every field that changes gets its own timeline row; unchanged fields are a no-op (no row, no
+    write). The security flag is the incident's too: both are set together so they never
+    diverge. Media attention drives an escalation policy, which the periodic
+    ``evaluate_escalations`` fires from the flag (within a minute).
+    """
+    _require_manage(actor, mi)
+    unknown = sorted(set(fields) - set(EDITABLE_MI_FIELDS))
+    if unknown:
+        raise DomainError(
+            f"unknown or read-only field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+            field=unknown[0],
+        )
+    cleaned = {name: _clean_mi_field(name, value) for name, value in fields.items()}
+    mi = lock_major_incident(mi)  # the incident first: its security flag changes too
+    incident = mi.incident
+    if mi.status in (MIStatus.CLOSED, MIStatus.CANCELLED):
+        raise Conflict(f"{mi.number} is {mi.status}; what was declared is final")
+    changed = {name: value for name, value in cleaned.items() if getattr(mi, name) != value}
+    if not changed:
+        return mi
+    for name, value in changed.items():
+        old = getattr(mi, name)
+        setattr(mi, name, value)
+        record(
+            incident,
+            TimelineKind.UPDATED,
+            _describe_mi_change(mi, name, value, actor),
+            actor=actor,
+            major_incident=mi,
+            data={"field": name, "from": old, "to": value},
+        )
+    mi.save(update_fields=[*changed, "updated_at"])
+    if "is_security" in changed and incident.is_security != mi.is_security:
+        incident.is_security = mi.is_security
+        incident.save(update_fields=["is_security", "updated_at"])
+    return mi
+
+
+def _describe_mi_change(mi: MajorIncident, name: str, value: Any, actor: Actor | None) -> str:
+    who = name_of(actor)
+    if name == "is_security":
+        return f"{mi.number} {'marked' if value else 'no longer'} a security incident by {who}"
+    if name == "media_attention":
+        return f"{mi.number}: media attention {'raised' if value else 'cleared'} by {who}"
+    label = name.replace("_", " ")
+    return f"{mi.number}: {label} {'changed' if value else 'cleared'} by {who}"

@@ -25,12 +25,13 @@ from ..models import (
 )
 from ..selectors.access import (
     DECLARE_PERM,
+    can_command,
     can_declare,
 )
 from ..selectors.actors import Actor, name_of, user_of
 from ..selectors.majors import IC, sweep_candidates
 from ..selectors.properties import get_property
-from .common import record, whole_minutes
+from .common import lock_incident, record, whole_minutes
 from .majors import declare_major_incident
 
 
@@ -86,9 +87,13 @@ def match_rule(
 
 
 def pick_commander(incident: Incident) -> User | None:
-    """Who commands an MI a rule declares: the on-call IC, else the assignee if they may declare."""
+    """Who commands an MI a rule declares: the on-call IC, else the assignee if they may declare.
+
+    An on-call IC who may not command (a roster entry left over from before a demotion) is passed
+    over, as if the roster were empty.
+    """
     roster = RoleRoster.objects.filter(role=IC, user__is_active=True).select_related("user").first()
-    if roster is not None:
+    if roster is not None and can_command(roster.user):
         return roster.user
     assignee = incident.assigned_to
     if assignee is not None and assignee.is_active and assignee.has_perm(DECLARE_PERM):
@@ -120,7 +125,7 @@ def evaluate_incident(
     with transaction.atomic():
         # skip_locked: another sweep holds this incident and will decide it; move on.
         incident = (
-            Incident.objects.select_for_update(skip_locked=True, of=("self",))
+            Incident.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
             .select_related("affected_ci", "assigned_to")
             .filter(pk=incident_id, state__in=OPEN_INCIDENT_STATES)
             .first()
@@ -203,6 +208,21 @@ def dry_run(
     return hits
 
 
+def _lock_candidate(candidate: MajorIncidentCandidate) -> MajorIncidentCandidate:
+    """Lock a proposal after its incident, as declaring does (services/common.py, lock order).
+
+    Locking the proposal first deadlocked against a manager declaring the same incident: each
+    held the row the other needed next.
+    """
+    incident_id = MajorIncidentCandidate.objects.values_list("incident_id", flat=True).get(
+        pk=candidate.pk
+    )
+    incident = lock_incident(incident_id)
+    locked = MajorIncidentCandidate.objects.select_for_update(no_key=True).get(pk=candidate.pk)
+    locked.incident = incident
+    return locked
+
+
 @transaction.atomic
 def accept_candidate(
     *,
@@ -214,7 +234,7 @@ def accept_candidate(
 ) -> MajorIncident:
     if not can_declare(actor):
         raise NotAllowed("accepting a proposal needs the itsm_manager or super_admin role")
-    candidate = MajorIncidentCandidate.objects.select_for_update().get(pk=candidate.pk)
+    candidate = _lock_candidate(candidate)
     if candidate.status != CandidateStatus.PENDING:
         raise Conflict(f"this proposal was already {candidate.status}")
     commander = manager or user_of(actor)
@@ -246,7 +266,7 @@ def reject_candidate(
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("rejecting a proposal needs a reason", field="reason")
-    candidate = MajorIncidentCandidate.objects.select_for_update().get(pk=candidate.pk)
+    candidate = _lock_candidate(candidate)
     if candidate.status != CandidateStatus.PENDING:
         raise Conflict(f"this proposal was already {candidate.status}")
     candidate.status = CandidateStatus.REJECTED

@@ -226,6 +226,9 @@ def _render_detail(
     can_change = _can_change(request)
     major = MajorIncident.objects.filter(incident=incident).first()
     can_declare = major is None and incident.is_open and selectors.can_declare(request.user)
+    # Under a live MI the incident is resolved, reopened and closed by the MI's lifecycle: no
+    # button here that the service would refuse.
+    follows_mi = major is not None and major.status in selectors.LIVE_MI_STATUSES
     children = list(incident.children.select_related("assigned_to").order_by("id"))
     context = {
         "incident": incident,
@@ -239,9 +242,13 @@ def _render_detail(
         "timeline": incident.timeline.select_related("actor").order_by("created_at", "id"),
         "can_change": can_change,
         "can_acknowledge": can_change and incident.is_open and incident.acknowledged_at is None,
-        "can_resolve": can_change and incident.is_open,
+        "can_resolve": can_change and incident.is_open and not follows_mi,
         # A parent cannot become a child itself (one level deep), so it gets no link form.
-        "can_link": can_change and incident.state != IncidentState.CANCELLED and not children,
+        "can_link": can_change
+        and incident.state != IncidentState.CANCELLED
+        and not children
+        and not follows_mi,
+        "follows_mi": follows_mi,
         "resolve_form": resolve_form or ResolveForm(),
         "link_form": link_form or LinkForm(),
         "major_incident": major,

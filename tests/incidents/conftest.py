@@ -159,3 +159,17 @@ def admin_form() -> Callable[[Any], dict[str, Any]]:
 
 # Major-incident fixtures (listen, mi, p1, person, roster_ic) live in their own module.
 from tests.incidents.mi_fixtures import listen, mi, p1, person, roster_ic  # noqa: E402, F401
+
+
+@pytest.fixture
+def idp(settings: Any) -> Any:
+    """A running IdP whose JWKS holds one key (``idp-1``); the settings point at it."""
+    from incidents.services import tokens
+    from tests.incidents.jwks_server import IdP, JWKSServer, idp_key, idp_settings, jwk
+
+    key = idp_key("idp-1")
+    tokens._key_set.cache_clear()
+    with JWKSServer({"keys": [jwk(key, "idp-1")]}) as server:
+        idp_settings(settings, server.url)
+        yield IdP(server, key, "idp-1")
+    tokens._key_set.cache_clear()

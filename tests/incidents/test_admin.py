@@ -358,7 +358,24 @@ def test_admin_create_with_a_parent(browser_for, sam, populated, admin_form):
         browser_for(sam), admin_form, short_description="Me too", parent=str(parent.pk)
     )
     assert response.status_code == 302, response.content.decode()[:3000]
-    assert Incident.objects.get(short_description="Me too").parent == parent
+    child = Incident.objects.get(short_description="Me too")
+    assert child.parent == parent
+    # Linked through link_incident: its row on both timelines, as the Link action writes them.
+    assert child.timeline.filter(kind=TimelineKind.LINKED, actor=sam).count() == 1
+    assert parent.timeline.filter(kind=TimelineKind.LINKED, data__child=child.number).exists()
+
+
+def test_admin_create_under_a_cancelled_incident_is_a_form_error(
+    browser_for, sam, populated, make_incident, admin_form
+):
+    cancelled = make_incident(short_description="Wrong alarm")
+    services.update_incident(incident=cancelled, actor=sam, state="cancelled")
+    response = _add_incident(
+        browser_for(sam), admin_form, short_description="Orphan", parent=str(cancelled.pk)
+    )
+    assert response.status_code == 200
+    assert f"{cancelled.number} is cancelled" in response.content.decode()
+    assert not Incident.objects.filter(short_description="Orphan").exists()
 
 
 def test_admin_create_under_a_child_is_a_form_error(

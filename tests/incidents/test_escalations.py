@@ -248,3 +248,42 @@ def test_the_task_fires_and_counts(mi0):
     with freeze_time(T0 + 3 * H):
         assert tasks.evaluate_escalations() == 3
         assert tasks.evaluate_escalations() == 0
+
+
+# --- Cost -----------------------------------------------------------------------------------------
+
+
+def _open_mis(count: int, alice: Any, make_ci: Any) -> None:
+    """``count`` more open MIs declared at T0, every relation the sweep reads filled in: media
+    attention (its first step fires at once, so each MI has a firing), a security flag, an
+    affected CI with history and a linked child on every other one."""
+    with freeze_time(T0 - 2 * H):
+        for n in range(count):
+            ci = make_ci(f"svc-{MajorIncident.objects.count()}-{n}", users=10) if n % 2 else None
+            if ci is not None:
+                services.create_incident(actor=None, short_description="before", affected_ci=ci)
+            incident = services.create_incident(
+                actor=None, short_description=f"down {n}", impact=1, urgency=1, affected_ci=ci
+            )
+            mi = declare(incident, alice, is_security=n % 3 == 0)
+            services.update_major_incident(mi=mi, actor=alice, media_attention=True)
+            if n % 2 == 0:
+                services.create_incident(actor=None, short_description="me too", parent=incident)
+    _run(T0 - 2 * H + M)  # the first step of each path that is due at once
+
+
+def test_the_sweep_costs_the_same_for_2_and_20_open_mis(alice, make_ci):
+    """No per-MI query: the firings of all open MIs, and the ticket counts, come in one go."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for total in (2, 20):
+        _open_mis(total - MajorIncident.objects.count(), alice, make_ci)
+        assert MajorIncident.objects.count() == total
+        _run(T0 - 2 * H + 2 * M)  # warm the property cache
+        with CaptureQueriesContext(connection) as queries:
+            assert _run(T0 - 2 * H + 3 * M) == []  # nothing new due: reading costs only
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+    assert EscalationFiring.objects.filter(step__policy__trigger="media_attention").count() == 20

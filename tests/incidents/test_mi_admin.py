@@ -21,8 +21,10 @@ from incidents.models import (
     MIStatus,
     RaciActivity,
     RoleRoster,
+    TimelineEntry,
+    TimelineKind,
 )
-from tests.incidents.mi_fixtures import declare
+from tests.incidents.mi_fixtures import declare, force_status
 
 pytestmark = pytest.mark.django_db
 
@@ -88,21 +90,62 @@ def test_mi_admin_search_by_number_and_filters(
         assert client.get(f"/admin/incidents/majorincident/?{query}").status_code == 200
 
 
-def test_mi_status_is_read_only_in_admin(
-    browser_for: Any, root: Any, world: dict[str, Any], admin_form: Any
+def test_mi_admin_edit_goes_through_the_service(
+    browser_for: Any, root: Any, alice: Any, make_incident: Any, admin_form: Any
 ) -> None:
-    mi = world["mi"]
+    """Status stays read-only; the descriptive fields are saved by update_major_incident: a
+    timeline row per change, the incident's security flag with the MI's, and media attention
+    drives its escalation (a plain .update() did none of it)."""
+    mi = declare(make_incident(impact=2, urgency=2), alice)
+    assert services.evaluate_escalations() == []
     client = browser_for(root)
     url = f"/admin/incidents/majorincident/{mi.pk}/change/"
     page = client.get(url)
     assert 'name="status"' not in page.content.decode()
     data = admin_form(page)
-    data.update({"status": "closed", "media_attention": "on", "_save": "Save"})
+    data.update(
+        {
+            "status": "closed",
+            "media_attention": "on",
+            "is_security": "on",
+            "summary": "Checkout down in the EU",
+            "_save": "Save",
+        }
+    )
     response = client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:3000]
     mi.refresh_from_db()
     assert mi.status == MIStatus.DECLARED
-    assert mi.media_attention is True
+    assert (mi.media_attention, mi.is_security, mi.summary) == (
+        True,
+        True,
+        "Checkout down in the EU",
+    )
+    rows = TimelineEntry.objects.filter(major_incident=mi, kind=TimelineKind.UPDATED)
+    assert sorted(r.data["field"] for r in rows) == ["is_security", "media_attention", "summary"]
+    assert {r.actor for r in rows} == {root}
+    mi.incident.refresh_from_db()
+    assert mi.incident.is_security is True
+    fired = services.evaluate_escalations(now=timezone.now() + timedelta(minutes=1))
+    assert [f.step.target_label for f in fired if f.step.policy.trigger == "media_attention"] == [
+        "Communications lead"
+    ]
+
+
+def test_mi_admin_refusal_is_a_message_not_a_500(
+    browser_for: Any, root: Any, world: dict[str, Any], admin_form: Any
+) -> None:
+    mi = world["mi"]
+    client = browser_for(root)
+    url = f"/admin/incidents/majorincident/{mi.pk}/change/"
+    data = admin_form(client.get(url))
+    force_status(mi, MIStatus.CANCELLED)  # cancelled meanwhile, by someone else
+    data.update({"summary": "Too late", "_save": "Save"})
+    response = client.post(url, data, follow=True)
+    assert response.status_code == 200
+    assert "what was declared is final" in response.content.decode()
+    mi.refresh_from_db()
+    assert mi.summary != "Too late"
 
 
 def test_admin_add_declares_through_the_service(

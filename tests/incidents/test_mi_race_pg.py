@@ -11,6 +11,7 @@ groups and escalation paths that the flush after a transactional test removes.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,10 +28,13 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from incidents.models import (
+    AutoDeclarationRule,
+    CandidateStatus,
     EscalationFiring,
     Incident,
     IncidentState,
     MajorIncident,
+    MajorIncidentCandidate,
     MajorIncidentUserObjectPermission,
     Problem,
     RaciRole,
@@ -89,10 +93,23 @@ def _database_url() -> str:
 
 def _run_twice_at_once(task: str, tmp_path: Path) -> list[tuple[int, str, str]]:
     """Run ``incidents.tasks.<task>`` in two processes started together: (rc, stdout, stderr)."""
+    return _run_two_at_once(SCRIPT, [{"TASK": task}, {"TASK": task}], tmp_path)
+
+
+def _run_two_at_once(
+    script_text: str, envs: list[dict[str, str]], tmp_path: Path
+) -> list[tuple[int, str, str]]:
+    """Run ``script_text`` in two processes, each with its own extra environment, and wait.
+
+    Each process touches its ``READY_FILE`` once connected, then waits for ``GO_FILE`` (the
+    starting gun, fired when both are ready); the script may also sync on ``BARRIER_DIR``.
+    """
     tmp_path.mkdir(parents=True, exist_ok=True)
-    script = tmp_path / "run_task.py"
-    script.write_text(SCRIPT)
+    script = tmp_path / "run_script.py"
+    script.write_text(script_text)
     gun = tmp_path / "go"
+    barrier = tmp_path / "barrier"
+    barrier.mkdir(exist_ok=True)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -104,16 +121,16 @@ def _run_twice_at_once(task: str, tmp_path: Path) -> list[tuple[int, str, str]]:
         "MIM_VAR_DIR": str(tmp_path / "var"),
         "MIM_REPO": str(REPO),
         "GO_FILE": str(gun),
-        "TASK": task,
+        "BARRIER_DIR": str(barrier),
         "PYTHONUNBUFFERED": "1",
     }
     procs = []
-    for n in range(2):
+    for n, extra in enumerate(envs):
         ready = tmp_path / f"ready-{n}"
         proc = subprocess.Popen(
             [sys.executable, str(script)],
             cwd=REPO,
-            env={**env, "READY_FILE": str(ready)},
+            env={**env, **extra, "READY_FILE": str(ready)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -125,9 +142,9 @@ def _run_twice_at_once(task: str, tmp_path: Path) -> list[tuple[int, str, str]]:
             dead = [p for p, _ in procs if p.poll() is not None]
             if dead:
                 out, err = dead[0].communicate()
-                pytest.fail(f"a {task} process died before the start:\n{out}\n{err}")
+                pytest.fail(f"a process died before the start:\n{out}\n{err}")
             if time.monotonic() > deadline:
-                pytest.fail(f"the {task} processes were not ready after {START_TIMEOUT_S}s")
+                pytest.fail(f"the processes were not ready after {START_TIMEOUT_S}s")
             time.sleep(0.01)
         gun.touch()
         results = []
@@ -239,3 +256,99 @@ def test_two_escalation_runs_at_once_fire_each_due_step_once(tmp_path):
     counts = _check_clean(_run_twice_at_once("evaluate_escalations", tmp_path / "second"))
     assert counts == [0, 0]
     assert EscalationFiring.objects.count() == expected
+
+
+# --- Accepting a proposal while another manager declares the same incident -----------------------
+
+# One side accepts the pending proposal of each incident, the other declares the same incident,
+# round after round; a barrier per round starts both calls within a millisecond of each other.
+# Accepting used to lock the proposal and then the incident while declaring locks the incident
+# and then the proposal: PostgreSQL broke the deadlock by failing one of them (an HTML 500 on the
+# page) in more than half of the rounds.
+DUEL_SCRIPT = """
+import json, os, sys, time
+from pathlib import Path
+sys.path.insert(0, os.environ["MIM_REPO"])
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.db import connection
+from incidents import services
+from incidents.errors import Conflict
+from incidents.models import Incident, MajorIncidentCandidate
+connection.ensure_connection()
+me = get_user_model().objects.get(username=os.environ["ACTOR"])
+side, other = os.environ["SIDE"], os.environ["OTHER"]
+ids = [int(i) for i in os.environ["INCIDENT_IDS"].split(",")]
+barrier = Path(os.environ["BARRIER_DIR"])
+Path(os.environ["READY_FILE"]).touch()
+gun = Path(os.environ["GO_FILE"])
+deadline = time.monotonic() + 60
+while not gun.exists() and time.monotonic() < deadline:
+    time.sleep(0.002)
+for n, incident_id in enumerate(ids):
+    incident = Incident.objects.get(pk=incident_id)
+    candidate = MajorIncidentCandidate.objects.get(incident_id=incident_id)
+    (barrier / f"{side}-{n}").touch()
+    deadline = time.monotonic() + 30
+    while not (barrier / f"{other}-{n}").exists() and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    try:
+        if side == "accept":
+            mi = services.accept_candidate(candidate=candidate, actor=me)
+        else:
+            mi = services.declare_major_incident(
+                incident=incident, manager=me, actor=me, initial_impact_statement="Checkout down"
+            )
+        outcome = "declared " + mi.number
+    except Conflict as exc:
+        outcome = "conflict: " + exc.message
+    except Exception as exc:
+        outcome = f"error: {type(exc).__name__}: {exc}"
+    print(json.dumps({"incident": incident_id, "outcome": outcome}))
+"""
+
+
+def test_accepting_a_proposal_while_another_manager_declares_it_never_deadlocks(tmp_path):
+    alice = make_user("usr_alice_johnson", "itsm_manager", staff=True)
+    bob = make_user("usr_bob_manager", "itsm_manager", staff=True)
+    rule = AutoDeclarationRule.objects.order_by("order").first()
+    assert rule is not None
+    rounds = 20
+    incidents = [
+        Incident.objects.create(short_description=f"Checkout down ({n})", impact=1, urgency=1)
+        for n in range(rounds)
+    ]
+    for incident in incidents:
+        MajorIncidentCandidate.objects.create(incident=incident, rule=rule, reason="P1")
+    ids = ",".join(str(i.pk) for i in incidents)
+
+    results = _run_two_at_once(
+        DUEL_SCRIPT,
+        [
+            {"SIDE": "accept", "OTHER": "declare", "ACTOR": alice.username, "INCIDENT_IDS": ids},
+            {"SIDE": "declare", "OTHER": "accept", "ACTOR": bob.username, "INCIDENT_IDS": ids},
+        ],
+        tmp_path,
+    )
+    for rc, out, err in results:
+        assert rc == 0, f"exit {rc}\nstdout:\n{out}\nstderr:\n{err}"
+    outcomes: dict[int, list[str]] = {}
+    for _, out, _ in results:
+        for line in out.splitlines():
+            row = json.loads(line)
+            outcomes.setdefault(row["incident"], []).append(row["outcome"])
+    errors = [o for both in outcomes.values() for o in both if o.startswith("error")]
+    assert errors == [], f"{len(errors)} of {rounds} rounds failed: {errors[:3]}"
+    # Each round: one side declared, the other was told the incident is taken (a 409).
+    for incident in incidents:
+        both = sorted(outcomes[incident.pk])
+        assert [o.split(" ")[0] for o in both] == ["conflict:", "declared"], both
+        mi = MajorIncident.objects.get(incident=incident)
+        candidate = MajorIncidentCandidate.objects.get(incident=incident)
+        assert (candidate.status, candidate.major_incident_id) == (
+            CandidateStatus.ACCEPTED,
+            mi.pk,
+        )
+    assert MajorIncident.objects.count() == rounds
+    assert TimelineEntry.objects.filter(kind=TimelineKind.DECLARED).count() == rounds

@@ -21,7 +21,9 @@ from incidents.models import (
     RoleRoster,
 )
 
-DEMO_PASSWORD = "mimdesk-demo"
+# The demo logins' password, printed by `make run` and written in the README: a demo value on
+# purpose, for the demo users only (seed_demo is for a local checkout and CI, never production).
+DEMO_PASSWORD = "mimdesk-demo"  # noqa: S105  # public by design, see above
 
 USERS = [
     # username, first, last, roles, staff
