@@ -474,6 +474,7 @@ def test_every_error_answer_is_documented_where_it_occurs(method, path, operatio
     if "requestBody" in operation:
         assert {"400", "413", "415"} <= codes
     assert ("409" in codes) == ((method, path) in CONFLICTS)
+    assert ("429" in codes) == ((method, path) == ("POST", "/api/auth/token/"))  # throttled
     for code, response in responses.items():
         if code >= "400":
             ref = response["content"]["application/json"]["schema"]["$ref"]
