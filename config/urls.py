@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
+from incidents.web import incidents as incident_views
 from incidents.web import majors as mi_views
 from incidents.web.urls import major_incident_urlpatterns
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="incidents:list", permanent=False)),
+    path("", incident_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

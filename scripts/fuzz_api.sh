@@ -2,11 +2,13 @@
 # API fuzz run: schemathesis against MIM Desk's own OpenAPI schema, authenticated as a super admin.
 #
 # Starts the app under gunicorn on a free loopback port, on a fresh SQLite database in a temporary
-# MIM_VAR_DIR with the demo data, and fails on any 5xx (not_a_server_error) or any response that
-# does not match the schema (response_schema_conformance). Bounded: FUZZ_MAX_EXAMPLES per operation
-# (all four phases: examples, coverage, fuzzing, stateful) and FUZZ_TIMEOUT seconds overall, after
-# which the run is stopped and fails. Gunicorn is always stopped (trap). Logs and reports land in
-# FUZZ_OUT (default var/ci/fuzz); on failure the server-side tracebacks are printed from its log.
+# MIM_VAR_DIR with the demo data, and fails on any 5xx (not_a_server_error), any status code the
+# schema does not document for that operation (status_code_conformance) or any response body that
+# does not match the schema, error bodies included (response_schema_conformance). Bounded:
+# FUZZ_MAX_EXAMPLES per operation (all four phases: examples, coverage, fuzzing, stateful) and
+# FUZZ_TIMEOUT seconds overall, after which the run is stopped and fails. Gunicorn is always
+# stopped (trap). Logs and reports land in FUZZ_OUT (default var/ci/fuzz); on failure the
+# server-side tracebacks are printed from its log.
 #
 # Environment: FUZZ_MAX_EXAMPLES (25), FUZZ_SEED (fixed, for repeatable CI runs; "random" for a
 # new one), FUZZ_TIMEOUT (600), FUZZ_WORKERS (schemathesis, 2), FUZZ_GUNICORN_WORKERS (2, as in
@@ -95,7 +97,7 @@ set +e
 timeout --signal=TERM --kill-after=15 "$TIMEOUT" "$ST" run "$BASE/api/schema/" \
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
-  --checks not_a_server_error,response_schema_conformance \
+  --checks not_a_server_error,status_code_conformance,response_schema_conformance \
   --max-examples "$MAX_EXAMPLES" \
   --seed "$SEED" \
   --workers "$WORKERS" \

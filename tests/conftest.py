@@ -46,9 +46,11 @@ def reseed_reference_data() -> None:
     migrations = "incidents.migrations."
     roles = importlib.import_module(migrations + "0002_role_groups_and_system_properties")
     defaults = importlib.import_module(migrations + "0004_major_incident_defaults")
+    legal = importlib.import_module(migrations + "0005_legal_reads_cis_not_incidents")
     roles.grant_roles(apps)
     roles.create_properties(apps, None)
     defaults.seed_defaults(apps)
+    legal.set_legal_permissions(apps)  # after grant_roles, whose legal group it corrects
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -25,7 +25,7 @@ from incidents.models import (
     RoleAssignment,
 )
 
-from .serializers import NumberField, UsernameField
+from .serializers import InputSerializer, NumberField, UsernameField
 
 # --- Output ---------------------------------------------------------------------------------------
 
@@ -89,6 +89,7 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
         slug_field="username", read_only=True, allow_null=True
     )
     problem = NumberField(Problem, read_only=True)
+    bridge_link = serializers.SerializerMethodField()
     changes = serializers.SerializerMethodField()
     roles = serializers.SerializerMethodField()
     child_incidents_count = serializers.SerializerMethodField()
@@ -110,6 +111,11 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
             "cancel_reason", "war_room", "timeline", "allowed_transitions", "transitions",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_bridge_link(self, mi: MajorIncident) -> str | None:
+        # The model stores "no bridge" as ""; the API says null, which is not a malformed URL.
+        return mi.bridge_link or None
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_changes(self, mi: MajorIncident) -> list[str]:
@@ -216,7 +222,7 @@ class RaciHoldersSerializer(serializers.Serializer):
 # --- Input ----------------------------------------------------------------------------------------
 
 
-class DeclareInputSerializer(serializers.Serializer):
+class DeclareInputSerializer(InputSerializer):
     """The documented body of ``POST /api/major-incidents/``."""
 
     incident_id = NumberField(Incident, required=True, allow_null=False)
@@ -230,7 +236,7 @@ class DeclareInputSerializer(serializers.Serializer):
         ref_name = "MajorIncidentDeclareInput"
 
 
-class UpdateInputSerializer(serializers.Serializer):
+class UpdateInputSerializer(InputSerializer):
     """``PATCH /api/major-incidents/{number}/``: any of what was declared, nothing else."""
 
     impact_statement = serializers.CharField(required=False, max_length=10_000)
@@ -247,13 +253,7 @@ class UpdateInputSerializer(serializers.Serializer):
     media_attention = serializers.BooleanField(required=False)
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                # A typo (``impact_statment``) is refused by name, never silently ignored.
-                raise serializers.ValidationError(
-                    {name: ["unknown or read-only field"] for name in unknown}
-                )
+        # InputSerializer refuses unknown keys by name (a typo like ``impact_statment``).
         values = super().to_internal_value(data)
         if not values:
             raise serializers.ValidationError(
@@ -267,7 +267,7 @@ class UpdateInputSerializer(serializers.Serializer):
         ref_name = "MajorIncidentUpdateInput"
 
 
-class TransitionInputSerializer(serializers.Serializer):
+class TransitionInputSerializer(InputSerializer):
     to = serializers.ChoiceField(choices=MIStatus.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
     override_stability = serializers.BooleanField(required=False, default=False)
@@ -300,7 +300,7 @@ class MilestonesInputSerializer(serializers.Serializer):
         ref_name = "MajorIncidentMilestonesInput"
 
 
-class RoleInputSerializer(serializers.Serializer):
+class RoleInputSerializer(InputSerializer):
     role = serializers.ChoiceField(choices=RaciRole.choices)
     user = UsernameField(required=True, allow_null=False)
 
@@ -308,7 +308,7 @@ class RoleInputSerializer(serializers.Serializer):
         ref_name = "MajorIncidentRoleInput"
 
 
-class AcceptCandidateInputSerializer(serializers.Serializer):
+class AcceptCandidateInputSerializer(InputSerializer):
     major_incident_manager = UsernameField(
         required=False, allow_null=True, help_text="Defaults to the accepting manager"
     )
@@ -321,7 +321,7 @@ class AcceptCandidateInputSerializer(serializers.Serializer):
         ref_name = "MajorIncidentCandidateAcceptInput"
 
 
-class RejectCandidateInputSerializer(serializers.Serializer):
+class RejectCandidateInputSerializer(InputSerializer):
     reason = serializers.CharField(max_length=10_000)
 
     class Meta:

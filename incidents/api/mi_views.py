@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from incidents import selectors, services
 from incidents.api.permissions import HasPerm
+from incidents.api.schema import conflict
 from incidents.models import (
     Change,
     Incident,
@@ -95,7 +96,7 @@ def major_incident_queryset() -> QuerySet[MajorIncident]:
 
 _MI_201 = {201: MajorIncidentSerializer}
 _ERRORS = {
-    400: OpenApiResponse(description="Invalid input or a refused move; the body says why"),
+    400: OpenApiResponse(description="Invalid input; the body says why"),
     403: OpenApiResponse(description="Not allowed"),
 }
 
@@ -144,7 +145,7 @@ class MajorIncidentViewSet(
         responses={
             **_MI_201,
             **_ERRORS,
-            409: OpenApiResponse(description="The incident already has a major incident"),
+            409: conflict("The incident already has a major incident, or is no longer open"),
         },
     )
     def create(self, request: Request) -> Response:
@@ -168,8 +169,7 @@ class MajorIncidentViewSet(
         responses={
             200: MajorIncidentSerializer,
             **_ERRORS,
-            404: OpenApiResponse(description="No such major incident"),
-            409: OpenApiResponse(description="The MI is closed or cancelled"),
+            409: conflict("The major incident is closed or cancelled"),
         },
     )
     def partial_update(self, request: Request, number: str) -> Response:
@@ -183,7 +183,15 @@ class MajorIncidentViewSet(
         return self._respond(mi)
 
     @extend_schema(
-        request=TransitionInputSerializer, responses={200: MajorIncidentSerializer, **_ERRORS}
+        request=TransitionInputSerializer,
+        responses={
+            200: MajorIncidentSerializer,
+            **_ERRORS,
+            409: conflict(
+                "A move the status does not allow, resolving before the stability period, or "
+                "closing before the post-incident review is published"
+            ),
+        },
     )
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, number: str) -> Response:
@@ -195,7 +203,12 @@ class MajorIncidentViewSet(
         return self._respond(mi)
 
     @extend_schema(
-        request=MilestonesInputSerializer, responses={200: MajorIncidentSerializer, **_ERRORS}
+        request=MilestonesInputSerializer,
+        responses={
+            200: MajorIncidentSerializer,
+            **_ERRORS,
+            409: conflict("A milestone the major incident has not reached yet (e.g. closed_at)"),
+        },
     )
     @action(detail=True, methods=["patch"])
     def milestones(self, request: Request, number: str) -> Response:
@@ -210,7 +223,14 @@ class MajorIncidentViewSet(
     @extend_schema(
         methods=["POST"],
         request=RoleInputSerializer,
-        responses={201: RoleAssignmentSerializer, **_ERRORS},
+        responses={
+            201: RoleAssignmentSerializer,
+            **_ERRORS,
+            409: conflict(
+                "The MI is closed or cancelled, or the user holds the role this one excludes "
+                "(incident commander and technical lead)"
+            ),
+        },
     )
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def roles(self, request: Request, number: str) -> Response:
@@ -246,16 +266,17 @@ class MajorIncidentViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=TimelineEntrySerializer(many=True))
-    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def timeline(self, request: Request, number: str) -> Response:
-        """The MI's rows and its incident's, oldest first."""
+        """The MI's rows and its incident's, oldest first, paginated like every list."""
         mi = self.get_object()
         entries = (
             TimelineEntry.objects.filter(Q(major_incident=mi) | Q(incident_id=mi.incident_id))
             .select_related("actor")
             .order_by("created_at", "id")
         )
-        return Response(TimelineEntrySerializer(entries, many=True).data)
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
 
     @extend_schema(
         parameters=[
@@ -305,7 +326,9 @@ class MajorIncidentCandidateViewSet(
         responses={
             **_MI_201,
             **_ERRORS,
-            409: OpenApiResponse(description="Already accepted or rejected"),
+            409: conflict(
+                "Already accepted or rejected, or the incident already has an MI or is closed"
+            ),
         },
     )
     @action(detail=True, methods=["post"], filter_backends=[])
@@ -333,7 +356,7 @@ class MajorIncidentCandidateViewSet(
         responses={
             200: CandidateSerializer,
             **_ERRORS,
-            409: OpenApiResponse(description="Already accepted or rejected"),
+            409: conflict("Already accepted or rejected"),
         },
     )
     @action(detail=True, methods=["post"], filter_backends=[])

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
@@ -23,6 +25,54 @@ from incidents.models import (
 from incidents.properties import REGISTRY
 
 User = get_user_model()
+
+_PK = re.compile(r"[0-9]{1,19}")
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A row by its integer id. ``1.5``, ``true`` or ``"7a"`` are refused, not read as a row.
+
+    DRF's own field hands any value to the database lookup, which turns ``1.5`` and ``true`` into
+    row 1: a client's mistake would silently point at some other CI.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        integral = isinstance(data, int) and not isinstance(data, bool)
+        if not integral and not (isinstance(data, str) and _PK.fullmatch(data)):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class StrictInputMixin:
+    """Refuse body keys the serializer cannot write: 400 ``{"urgancy": ["unknown field"]}``.
+
+    A typo in a field name would otherwise be dropped without a word and the request succeed
+    doing less than the client meant. A read-only field (``number``, ``created_at``) is refused
+    too, with its own message: the request schema does not list it either.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            fields = self.fields  # type: ignore[attr-defined]
+            errors = {}
+            for key in sorted(str(name) for name in data):
+                if key not in fields:
+                    errors[key] = ["unknown field"]
+                elif fields[key].read_only:
+                    errors[key] = ["read-only field: it cannot be set"]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class InputSerializer(StrictInputMixin, serializers.Serializer):
+    """Base of the serializers that only parse a request body."""
+
+
+class StrictModelSerializer(StrictInputMixin, serializers.ModelSerializer):
+    """Base of the API's model serializers: strict keys, strict ids."""
+
+    serializer_related_field = StrictPrimaryKeyRelatedField
 
 
 class UsernameField(serializers.SlugRelatedField):
@@ -88,8 +138,8 @@ class NumberField(serializers.RelatedField):
 # --- CMDB -----------------------------------------------------------------------------------------
 
 
-class ConfigurationItemSerializer(serializers.ModelSerializer):
-    depends_on = serializers.PrimaryKeyRelatedField(
+class ConfigurationItemSerializer(StrictModelSerializer):
+    depends_on = StrictPrimaryKeyRelatedField(
         many=True,
         queryset=ConfigurationItem.objects.all(),
         required=False,
@@ -146,7 +196,7 @@ class ImpactSerializer(serializers.Serializer):
 # --- Incidents ------------------------------------------------------------------------------------
 
 
-class IncidentSerializer(serializers.ModelSerializer):
+class IncidentSerializer(StrictModelSerializer):
     number = serializers.CharField(read_only=True)
     caller = UsernameField()
     assigned_to = UsernameField()
@@ -213,13 +263,13 @@ class IncidentSerializer(serializers.ModelSerializer):
         )
 
 
-class ResolveSerializer(serializers.Serializer):
+class ResolveSerializer(InputSerializer):
     resolution_notes = serializers.CharField(
         allow_blank=False, trim_whitespace=True, max_length=10_000
     )
 
 
-class LinkSerializer(serializers.Serializer):
+class LinkSerializer(InputSerializer):
     parent = NumberField(Incident, required=True, allow_null=False)  # type: ignore[assignment]
 
 
@@ -237,7 +287,7 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
 # --- Problems and changes -------------------------------------------------------------------------
 
 
-class ProblemSerializer(serializers.ModelSerializer):
+class ProblemSerializer(StrictModelSerializer):
     number = serializers.CharField(read_only=True)
     assigned_to = UsernameField()
     created_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
@@ -264,7 +314,7 @@ class ProblemSerializer(serializers.ModelSerializer):
         return services.save_problem(problem=instance, actor=self.context["request"].user)
 
 
-class ChangeSerializer(serializers.ModelSerializer):
+class ChangeSerializer(StrictModelSerializer):
     number = serializers.CharField(read_only=True)
     implementer = UsernameField()
     problem = NumberField(Problem)
@@ -321,5 +371,5 @@ class SystemPropertySerializer(serializers.ModelSerializer):
         return spec.description if spec else ""
 
 
-class SystemPropertyUpdateSerializer(serializers.Serializer):
+class SystemPropertyUpdateSerializer(InputSerializer):
     value = serializers.JSONField(help_text="An integer or a string, as the property's type says.")

@@ -7,7 +7,13 @@ from django.contrib.auth import authenticate, get_user_model
 from django.db.models import Prefetch
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed
@@ -18,6 +24,7 @@ from rest_framework.views import APIView
 
 from incidents import services
 from incidents.api.permissions import HasPerm
+from incidents.api.schema import conflict
 from incidents.errors import DomainError
 from incidents.models import (
     Change,
@@ -45,6 +52,7 @@ from .serializers import (
     SystemPropertyUpdateSerializer,
     TimelineEntrySerializer,
 )
+from .serializers import InputSerializer as BodySerializer
 from .throttles import TokenAddressThrottle, TokenUserThrottle
 
 CAN_CHANGE_INCIDENT = HasPerm.of("incidents.change_incident")
@@ -66,6 +74,17 @@ class NumberLookupMixin:
         return obj
 
 
+_STATE_REFUSES = conflict("The incident's state (e.g. already resolved) refuses this")
+
+
+@extend_schema_view(
+    partial_update=extend_schema(
+        responses={
+            200: IncidentSerializer,
+            409: conflict("The incident's state refuses the move to the given state"),
+        }
+    )
+)
 class IncidentViewSet(
     NumberLookupMixin,
     mixins.ListModelMixin,
@@ -92,13 +111,15 @@ class IncidentViewSet(
             IncidentSerializer(fresh, context=self.get_serializer_context()).data, status=code
         )
 
-    @extend_schema(request=None, responses=IncidentSerializer)
+    @extend_schema(request=None, responses={200: IncidentSerializer, 409: _STATE_REFUSES})
     @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
     def acknowledge(self, request: Request, number: str) -> Response:
         incident = services.acknowledge_incident(incident=self.get_object(), actor=request.user)
         return self._respond(incident)
 
-    @extend_schema(request=ResolveSerializer, responses=IncidentSerializer)
+    @extend_schema(
+        request=ResolveSerializer, responses={200: IncidentSerializer, 409: _STATE_REFUSES}
+    )
     @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
     def resolve(self, request: Request, number: str) -> Response:
         incident = self.get_object()
@@ -109,7 +130,15 @@ class IncidentViewSet(
         )
         return self._respond(incident)
 
-    @extend_schema(request=LinkSerializer, responses=IncidentSerializer)
+    @extend_schema(
+        request=LinkSerializer,
+        responses={
+            200: IncidentSerializer,
+            409: conflict(
+                "The parent is itself a child or cancelled, or the incident has children"
+            ),
+        },
+    )
     @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
     def link(self, request: Request, number: str) -> Response:
         incident = self.get_object()
@@ -121,11 +150,18 @@ class IncidentViewSet(
         return self._respond(incident)
 
     @extend_schema(responses=TimelineEntrySerializer(many=True))
-    @action(detail=True, methods=["get"], pagination_class=None)
+    @action(
+        detail=True,
+        methods=["get"],
+        filter_backends=[],
+        permission_classes=[HasPerm.of("incidents.view_timelineentry")],
+    )
     def timeline(self, request: Request, number: str) -> Response:
+        """The incident's timeline, oldest first, paginated like every list."""
         incident = self.get_object()
-        entries = incident.timeline.select_related("actor")
-        return Response(TimelineEntrySerializer(entries, many=True).data)
+        entries = incident.timeline.select_related("actor").order_by("created_at", "id")
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
 
 
 class ConfigurationItemViewSet(viewsets.ModelViewSet):
@@ -242,7 +278,7 @@ class TokenObtainView(TokenView):
 
     throttle_classes = [TokenAddressThrottle, TokenUserThrottle]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(BodySerializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=1024, trim_whitespace=False)
 
@@ -273,7 +309,7 @@ class TokenObtainView(TokenView):
 class TokenRefreshView(TokenView):
     """Exchange a refresh token for a new access token carrying the user's current roles."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(BodySerializer):
         refresh = serializers.CharField(max_length=4096)
 
         class Meta:
@@ -309,5 +345,8 @@ def _token_pair(user: Any) -> dict[str, Any]:
     }
 
 
+@csrf_exempt
 def not_found(request: Any) -> JsonResponse:
+    # Exempt from CSRF: it reads nothing and changes nothing, and a POST here with a bearer token
+    # must get the API's JSON 404, not Django's HTML "CSRF verification failed" page.
     return JsonResponse({"detail": "Not found."}, status=404)

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import re
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.db import models
 
 NUMBER_DIGITS = 7
+
+
+class BoundedJSONDecoder(json.JSONDecoder):
+    """JSON decoding that calls too deep a nesting invalid JSON, instead of raising.
+
+    ``json.loads`` recurses once per level and raises ``RecursionError`` near 1,000 levels; a
+    form's JSON field (the admin's) catches only ``JSONDecodeError``, so it would be a 500. For
+    the JSON fields people type into.
+    """
+
+    def decode(self, s: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().decode(s, *args, **kwargs)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", s, 0) from None
 
 
 class NumberedQuerySet(models.QuerySet):

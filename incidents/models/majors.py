@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from .base import NumberedModel
+from .base import BoundedJSONDecoder, NumberedModel
 from .cmdb import Criticality
 from .tickets import Incident, Priority, Problem
 
@@ -85,7 +85,10 @@ class AutoDeclarationRule(models.Model):
         null=True, blank=True, choices=Priority.choices, help_text="Priority this high or higher"
     )
     states = models.JSONField(
-        default=list, blank=True, help_text="Incident states it applies to; empty: any open state"
+        default=list,
+        blank=True,
+        decoder=BoundedJSONDecoder,
+        help_text="Incident states it applies to; empty: any open state",
     )
     unacknowledged_minutes = models.PositiveIntegerField(null=True, blank=True)
     unacknowledged_minutes_property = models.CharField(max_length=100, blank=True)

@@ -6,12 +6,14 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .base import BoundedJSONDecoder
+
 
 class SystemProperty(models.Model):
     """One tunable value; its type, default and bounds live in ``incidents.properties.REGISTRY``."""
 
     key = models.CharField(max_length=100, unique=True)
-    value = models.JSONField()
+    value = models.JSONField(decoder=BoundedJSONDecoder)
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

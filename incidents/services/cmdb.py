@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from ..errors import DomainError
 from ..models import (
@@ -63,7 +63,18 @@ def save_configuration_item(
     old_users = ci.user_count if ci.pk else None
     for name, value in fields.items():
         setattr(ci, name, value)
-    ci.save()
+    try:
+        # A savepoint, so the transaction survives the refusal on PostgreSQL.
+        with transaction.atomic():
+            ci.save()
+    except IntegrityError:
+        # Two requests with one new name both pass the serializer's uniqueness check; the unique
+        # index refuses the second, which is the same mistake as a name already taken.
+        if ConfigurationItem.objects.filter(name=ci.name).exclude(pk=ci.pk).exists():
+            raise DomainError(
+                "configuration item with this name already exists.", field="name"
+            ) from None
+        raise
     touched: set[int] = set()
     if old_users is not None and old_users != ci.user_count:
         touched.add(ci.pk)

@@ -91,13 +91,13 @@ def _check_parent(incident: Incident, parent: Incident) -> None:
     if parent.pk == incident.pk:
         raise DomainError("an incident cannot be its own parent", field="parent")
     if parent.parent_id is not None:
-        raise DomainError(
+        raise Conflict(
             f"{parent.number} is itself a child of {Incident(pk=parent.parent_id).number}; "
             "link to that one",
             field="parent",
         )
     if parent.state == IncidentState.CANCELLED:
-        raise DomainError(f"{parent.number} is cancelled", field="parent")
+        raise Conflict(f"{parent.number} is cancelled", field="parent")
 
 
 # --- The incident of a major incident -------------------------------------------------------------
@@ -328,7 +328,7 @@ def _move_state(incident: Incident, to: str, actor: Actor | None) -> None:
     if to == IncidentState.RESOLVED:
         raise DomainError("use the resolve action, which records a resolution note", field="state")
     if to not in _STATE_MOVES[incident.state]:
-        raise DomainError(f"an incident cannot move from {incident.state} to {to}", field="state")
+        raise Conflict(f"an incident cannot move from {incident.state} to {to}", field="state")
     old = incident.state
     now = timezone.now()
     incident.state = to
@@ -354,7 +354,7 @@ def acknowledge_incident(*, incident: Incident, actor: Actor | None) -> Incident
     """Someone owns it now. Acknowledging twice changes nothing (chatops retries are harmless)."""
     incident = lock_incident(incident.pk)
     if not incident.is_open:
-        raise DomainError(f"{incident.number} is {incident.state} and cannot be acknowledged")
+        raise Conflict(f"{incident.number} is {incident.state} and cannot be acknowledged")
     if incident.acknowledged_at is not None:
         return incident
     incident.acknowledged_at = timezone.now()
@@ -377,7 +377,7 @@ def resolve_incident(*, incident: Incident, actor: Actor | None, resolution_note
     if major is not None:
         raise _state_move_refusal(incident, major, IncidentState.RESOLVED)
     if not incident.is_open:
-        raise DomainError(f"{incident.number} is already {incident.state}")
+        raise Conflict(f"{incident.number} is already {incident.state}")
     return _resolve(incident, actor, notes)
 
 
@@ -408,7 +408,7 @@ def link_incident(*, incident: Incident, parent: Incident, actor: Actor | None) 
     incident, parent = locked[incident.pk], locked[parent.pk]
     _check_parent(incident, parent)
     if incident.children.exists():
-        raise DomainError(f"{incident.number} has child incidents of its own", field="parent")
+        raise Conflict(f"{incident.number} has child incidents of its own", field="parent")
     if incident.parent_id == parent.pk:
         return incident
     major = governing_major_incident(incident)

@@ -108,7 +108,7 @@ def declare_major_incident(
     if existing is not None:
         raise Conflict(f"{incident.number} already has major incident {existing.number}")
     if not incident.is_open:
-        raise DomainError(f"{incident.number} is {incident.state}", field="incident_id")
+        raise Conflict(f"{incident.number} is {incident.state}", field="incident_id")
 
     now = timezone.now()
     problem = incident.problem or Problem.objects.create(
@@ -352,7 +352,7 @@ def assign_role(*, mi: MajorIncident, role: str, user: User, actor: Actor | None
         raise DomainError(f"unknown role {role!r}", field="role")
     mi = lock_major_incident(mi)
     if mi.status in (MIStatus.CLOSED, MIStatus.CANCELLED):
-        raise DomainError(f"{mi.number} is {mi.status}; its roles are final")
+        raise Conflict(f"{mi.number} is {mi.status}; its roles are final")
     if not user.is_active:
         raise DomainError(f"{user.username} is not an active user", field="user")
     held = {r.role: r for r in active_roles(mi) if r.user_id == user.pk}
@@ -361,13 +361,13 @@ def assign_role(*, mi: MajorIncident, role: str, user: User, actor: Actor | None
     if role == IC:
         _require_commander(user, field="user")
     if role == IC and RaciRole.TECHNICAL_LEAD in held:
-        raise DomainError(
+        raise Conflict(
             f"{user.username} is the technical lead; the incident commander may not also "
             "implement the fix. Assign another technical lead first.",
             field="user",
         )
     if role == RaciRole.TECHNICAL_LEAD and current_commander(mi) == user:
-        raise DomainError(
+        raise Conflict(
             f"{user.username} is the incident commander and may not also be technical lead",
             field="user",
         )
@@ -406,7 +406,7 @@ def transition_major_incident(
     reason: str = "",
     override_stability: bool = False,
 ) -> MajorIncident:
-    """Move an MI to ``to``; a refused move raises DomainError with a sentence saying why.
+    """Move an MI to ``to``; a move the MI's state refuses raises Conflict saying why.
 
     What is refused is what ``selectors.allowed_moves`` says for this actor now (the page's
     buttons and the API's ``allowed_transitions`` come from it too); the written reasons a move
@@ -426,7 +426,7 @@ def transition_major_incident(
     now = timezone.now()
     move = next((m for m in allowed_moves(mi, actor, now) if m.to == to), None)
     if move is None:
-        raise DomainError(f"a major incident cannot move from {mi.status} to {to}", field="to")
+        raise Conflict(f"a major incident cannot move from {mi.status} to {to}", field="to")
     if move.needs_reason and not reason:
         raise DomainError(
             "cancelling needs a reason (declared in error, downgraded, …)", field="reason"
@@ -434,7 +434,7 @@ def transition_major_incident(
     note = ""
     if not move.possible:
         if not (move.overridable and override_stability):
-            raise DomainError(move.why, field="to")
+            raise Conflict(move.why, field="to")
         if not move.can_override:
             raise NotAllowed("only the incident commander may override the stability period")
         if not reason:
@@ -537,7 +537,8 @@ def set_milestones(
             raise DomainError(f"{name} must not be in the future", field=name)
         not_yet = milestone_not_yet(mi, name) if name in changed else None
         if not_yet:
-            raise DomainError(f"{name}: {not_yet}", field=name)
+            # The MI's state refuses it (it has not reached that point yet): a conflict.
+            raise Conflict(f"{name}: {not_yet}", field=name)
     for name, value in changed.items():
         setattr(mi, name, value)
     previous: tuple[str, datetime] | None = None

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -37,6 +38,19 @@ from .forms import (
     add_domain_error,
 )
 from .prg import refused, restore
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Where ``/`` and a fresh login lead: the incident list, or the MI list for a user who reads
+    major incidents but not incidents (legal)."""
+    user = request.user
+    if not user.has_perm("incidents.view_incident") and user.has_perm(
+        "incidents.view_majorincident"
+    ):
+        return redirect("majors:list")
+    return redirect("incidents:list")
+
 
 CI_SEARCH_LIMIT = 15
 # A CI deep in the graph can reach thousands of others; the page lists the first ones only.
@@ -379,6 +393,9 @@ def incident_declare(request: HttpRequest, number: str) -> HttpResponse:
 @requires("incidents.view_configurationitem")
 def ci_search(request: HttpRequest) -> HttpResponse:
     text = request.GET.get("ci_q", "").strip()[:200]
+    if "\x00" in text:
+        # No CI name holds a NUL byte, and PostgreSQL refuses one in a query with an error.
+        return HttpResponseBadRequest("ci_q must not contain a NUL character")
     cis = ConfigurationItem.objects.order_by("criticality", "name")
     if text:
         cis = cis.filter(Q(name__icontains=text) | Q(owner_group__icontains=text))

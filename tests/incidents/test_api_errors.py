@@ -140,7 +140,6 @@ INCIDENT_PATCH = [
     ({"affected_ci": "x"}, "affected_ci"),
     ({"caller": "nobody"}, "caller"),
     ({"state": "resolved"}, "state"),
-    ({"state": "closed"}, "state"),  # new -> closed is not a move
     ({"state": "nonsense"}, "state"),
     ({"short_description": " "}, "short_description"),
     ({"detected_at": "2999-01-01T00:00:00Z"}, "detected_at"),
@@ -158,6 +157,16 @@ def test_incident_patch_wrong_values_are_400_naming_the_field(alice_api, inciden
         3,
         "Checkout returns 503",
     )
+
+
+def test_patch_a_state_move_the_state_refuses_is_409(alice_api, incident):
+    response = alice_api.patch(
+        f"/api/incidents/{incident.number}/", {"state": "closed"}, format="json"
+    )  # new -> closed is not a move
+    assert response.status_code == 409, response.content
+    assert "new" in response.json()["state"][0]
+    incident.refresh_from_db()
+    assert incident.state == "new"
 
 
 def test_patch_state_resolved_says_to_use_resolve(tina_api, incident):
@@ -220,20 +229,20 @@ def test_resolve_without_notes_is_400_naming_resolution_notes(tina_api, incident
     assert incident.state == "new"
 
 
-def test_resolve_twice_is_400(tina_api, incident):
+def test_resolve_twice_is_409(tina_api, incident):
     url = f"/api/incidents/{incident.number}/resolve/"
     assert tina_api.post(url, {"resolution_notes": "Fixed"}, format="json").status_code == 200
     response = tina_api.post(url, {"resolution_notes": "Again"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "resolved" in _detail(response)
 
 
-def test_acknowledge_resolved_is_400(tina_api, incident):
+def test_acknowledge_resolved_is_409(tina_api, incident):
     tina_api.post(
         f"/api/incidents/{incident.number}/resolve/", {"resolution_notes": "x"}, format="json"
     )
     response = tina_api.post(f"/api/incidents/{incident.number}/acknowledge/")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert _detail(response)
 
 
@@ -247,26 +256,26 @@ def test_link_to_itself_is_400(tina_api, incident):
     assert incident.parent_id is None
 
 
-def test_link_to_a_child_is_400(tina_api, make_incident):
+def test_link_to_a_child_is_409(tina_api, make_incident):
     grandparent, parent, orphan = make_incident(), make_incident(), make_incident()
     url = f"/api/incidents/{parent.number}/link/"
     assert tina_api.post(url, {"parent": grandparent.number}, format="json").status_code == 200
     response = tina_api.post(
         f"/api/incidents/{orphan.number}/link/", {"parent": parent.number}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert grandparent.number in response.json()["parent"][0]
     orphan.refresh_from_db()
     assert orphan.parent_id is None
 
 
-def test_link_a_parent_under_another_is_400(tina_api, make_incident):
+def test_link_a_parent_under_another_is_409(tina_api, make_incident):
     parent, child, other = make_incident(), make_incident(), make_incident()
     tina_api.post(f"/api/incidents/{child.number}/link/", {"parent": parent.number}, format="json")
     response = tina_api.post(
         f"/api/incidents/{parent.number}/link/", {"parent": other.number}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "parent" in response.json()
 
 

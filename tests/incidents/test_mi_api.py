@@ -191,7 +191,7 @@ def test_missing_field_is_400_naming_it(alice_api: APIClient, p3: Incident, miss
 def test_closed_incident_cannot_be_declared(alice_api: APIClient, alice: Any, p3: Incident) -> None:
     services.resolve_incident(incident=p3, actor=alice, resolution_notes="fixed")
     response = alice_api.post("/api/major-incidents/", body(p3), format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "incident_id" in response.json()
 
 
@@ -399,7 +399,7 @@ def test_lifecycle_through_the_api(alice: Any, mi: MajorIncident) -> None:
 
         clock.tick(timedelta(minutes=14, seconds=59))
         refused = move(client, mi, "resolved")
-        assert refused.status_code == 400
+        assert refused.status_code == 409
         assert "monitoring for 14 min" in refused.json()["to"][0]
         assert "in 1 min" in refused.json()["to"][0]
 
@@ -413,7 +413,7 @@ def test_lifecycle_through_the_api(alice: Any, mi: MajorIncident) -> None:
         assert resolved.json()["allowed_transitions"] == ["investigating"]  # no PIR: no closing
 
         no_pir = move(client, mi, "closed")
-        assert no_pir.status_code == 400
+        assert no_pir.status_code == 409
         assert "post-incident review" in no_pir.json()["to"][0]
         MajorIncident.objects.filter(pk=mi.pk).update(pir_published_at=timezone.now())
         closed = move(client, mi, "closed")
@@ -462,9 +462,11 @@ def test_stability_override_only_by_the_ic_with_a_reason(
     ).exists()
 
 
-def test_moves_that_do_not_exist_are_400(alice_api: APIClient, mi: MajorIncident) -> None:
+def test_moves_the_status_refuses_are_409_unknown_ones_400(
+    alice_api: APIClient, mi: MajorIncident
+) -> None:
     response = move(alice_api, mi, "resolved")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "cannot move from declared to resolved" in response.json()["to"][0]
     assert move(alice_api, mi, "sideways").status_code == 400
 
@@ -556,12 +558,12 @@ def test_ic_may_not_be_technical_lead_either_way(
     alice: Any, alice_api: APIClient, mi: MajorIncident, person: Any
 ) -> None:
     refused = assign(alice_api, mi, RaciRole.TECHNICAL_LEAD, alice)
-    assert refused.status_code == 400
+    assert refused.status_code == 409
     assert "user" in refused.json()
     bob = person("usr_bob", "technician")
     assert assign(alice_api, mi, RaciRole.TECHNICAL_LEAD, bob).status_code == 201
     refused = assign(alice_api, mi, IC, bob)
-    assert refused.status_code == 400
+    assert refused.status_code == 409
     assert "technical lead" in refused.json()["user"][0]
 
 
@@ -617,11 +619,12 @@ def test_the_ic_manages_roles_but_a_technician_outside_does_not(
 def test_timeline_has_the_mi_and_incident_rows(tina_api: APIClient, mi: MajorIncident) -> None:
     response = tina_api.get(url(mi, "timeline/"))
     assert response.status_code == 200
-    kinds = [row["kind"] for row in response.json()]
+    rows = response.json()["results"]
+    kinds = [row["kind"] for row in rows]
     assert kinds[0] == TimelineKind.CREATED  # the incident's own row, before the MI existed
     assert TimelineKind.DECLARED in kinds
     assert TimelineKind.ROLE_ASSIGNED in kinds
-    assert set(response.json()[0]) == {"id", "kind", "message", "data", "actor", "created_at"}
+    assert set(rows[0]) == {"id", "kind", "message", "data", "actor", "created_at"}
 
 
 def test_raci_holders(alice: Any, tina_api: APIClient, tina: Any, mi: MajorIncident) -> None:
@@ -738,10 +741,12 @@ def test_reject_candidate(alice_api: APIClient, candidate: MajorIncidentCandidat
 
 def test_unknown_candidate_is_404(alice_api: APIClient) -> None:
     assert alice_api.get("/api/major-incident-candidates/999/").status_code == 404
-    assert (
-        alice_api.post("/api/major-incident-candidates/nope/accept/", {}, format="json").status_code
-        == 404
-    )
+    for decision, body in [("accept", {}), ("reject", {"reason": "not major"})]:
+        response = alice_api.post(
+            f"/api/major-incident-candidates/999/{decision}/", body, format="json"
+        )
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}
 
 
 # --- Schema ---------------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def test_a_milestone_that_has_not_happened_cannot_be_backfilled(
     with freeze_time(T0 + timedelta(minutes=30)):
         # After the declaration and in the past: only "it has not happened" can refuse it.
         response = _patch(client, mi, **{milestone: T0 + timedelta(minutes=10)})
-    assert response.status_code == 400, response.content
+    assert response.status_code == 409, response.content
     assert f"has not been {needs}" in response.json()[milestone][0]
     mi.refresh_from_db()
     assert getattr(mi, milestone) is None
