@@ -16,8 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import services
-from incidents.api.permissions import HasPerm
+from incidents import selectors, services
+from incidents.api.permissions import Can
 from incidents.errors import DomainError
 from incidents.models import (
     Change,
@@ -46,7 +46,20 @@ from .serializers import (
     TimelineEntrySerializer,
 )
 
-CAN_CHANGE_INCIDENT = HasPerm.of("incidents.change_incident")
+CAN_CHANGE = Can.of("change")
+
+
+class RestrictedMixin:
+    """A list shows the rows the user may read (``selectors.restrict``, as NetBox's base viewset).
+
+    One row is looked up whole, so that a refusal is a 403 saying who may rather than a 404.
+    """
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        queryset = super().filter_queryset(queryset)  # type: ignore[misc]
+        if getattr(self, "detail", False):
+            return queryset
+        return selectors.restrict(queryset, self.request.user, "view")  # type: ignore[attr-defined]
 
 
 class NumberLookupMixin:
@@ -66,6 +79,7 @@ class NumberLookupMixin:
 
 
 class IncidentViewSet(
+    RestrictedMixin,
     NumberLookupMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -90,13 +104,13 @@ class IncidentViewSet(
         )
 
     @extend_schema(request=None, responses=IncidentSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
+    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE])
     def acknowledge(self, request: Request, number: str) -> Response:
         incident = services.acknowledge_incident(incident=self.get_object(), actor=request.user)
         return self._respond(incident)
 
     @extend_schema(request=ResolveSerializer, responses=IncidentSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
+    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE])
     def resolve(self, request: Request, number: str) -> Response:
         incident = self.get_object()
         data = ResolveSerializer(data=request.data)
@@ -107,7 +121,7 @@ class IncidentViewSet(
         return self._respond(incident)
 
     @extend_schema(request=LinkSerializer, responses=IncidentSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
+    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE])
     def link(self, request: Request, number: str) -> Response:
         incident = self.get_object()
         data = LinkSerializer(data=request.data)
@@ -125,7 +139,7 @@ class IncidentViewSet(
         return Response(TimelineEntrySerializer(entries, many=True).data)
 
 
-class ConfigurationItemViewSet(viewsets.ModelViewSet):
+class ConfigurationItemViewSet(RestrictedMixin, viewsets.ModelViewSet):
     """The CMDB. Reading needs view permission; writing needs an ITSM manager or super admin."""
 
     # Only the provider ids are needed to render ``depends_on``.
@@ -153,7 +167,7 @@ class ConfigurationItemViewSet(viewsets.ModelViewSet):
         return Response(ImpactSerializer(impact).data)
 
 
-class ProblemViewSet(NumberLookupMixin, viewsets.ModelViewSet):
+class ProblemViewSet(RestrictedMixin, NumberLookupMixin, viewsets.ModelViewSet):
     queryset = Problem.objects.select_related("assigned_to", "created_by")
     serializer_class = ProblemSerializer
     filterset_class = filters.ProblemFilter
@@ -163,7 +177,7 @@ class ProblemViewSet(NumberLookupMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
 
-class ChangeViewSet(NumberLookupMixin, viewsets.ModelViewSet):
+class ChangeViewSet(RestrictedMixin, NumberLookupMixin, viewsets.ModelViewSet):
     queryset = Change.objects.select_related("implementer", "created_by")
     serializer_class = ChangeSerializer
     filterset_class = filters.ChangeFilter
@@ -174,7 +188,7 @@ class ChangeViewSet(NumberLookupMixin, viewsets.ModelViewSet):
 
 
 class SystemPropertyViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    RestrictedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Tunable thresholds. Reading needs view permission; changing them is for super admins."""
 

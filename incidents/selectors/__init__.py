@@ -5,11 +5,18 @@
 
 from . import cmdb
 from .access import (
+    ACTIONS,
     DECLARE_PERM,
     ROLE_PERMISSIONS,
+    Action,
+    action_of,
+    can,
     can_declare,
     can_manage,
     can_override_priority,
+    ensure,
+    refusal,
+    restrict,
 )
 from .actors import (
     actor_id,
@@ -31,22 +38,29 @@ from .properties import (
 )
 
 __all__ = [
+    "ACTIONS",
     "DECLARE_PERM",
     "IC",
     "MI_MOVES",
     "PROPERTY_CACHE_KEY",
     "PROPERTY_CACHE_SECONDS",
     "ROLE_PERMISSIONS",
+    "Action",
+    "action_of",
     "active_roles",
     "actor_id",
+    "can",
     "can_declare",
     "can_manage",
     "can_override_priority",
     "cmdb",
     "current_commander",
+    "ensure",
     "get_property",
     "name_of",
     "raci_holders",
+    "refusal",
+    "restrict",
     "sweep_candidates",
     "user_of",
 ]
