@@ -1,9 +1,10 @@
 """Reads of the incidents app that pages, the API, tasks and services share, re-exported by name.
 
-``cmdb`` (impact analysis in SQL) is used as a module: ``selectors.cmdb.impact(ci_id)``.
+``cmdb`` (impact analysis in SQL) is used as a module: ``selectors.cmdb.impact(ci_id)``;
+``filters`` holds the FilterSets the API and the web lists share.
 """
 
-from . import cmdb
+from . import cmdb, filters
 from .access import (
     ACTIONS,
     DECLARE_PERM,
@@ -56,6 +57,7 @@ __all__ = [
     "cmdb",
     "current_commander",
     "ensure",
+    "filters",
     "get_property",
     "name_of",
     "raci_holders",

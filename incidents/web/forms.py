@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django import forms
 from django.contrib.auth import get_user_model
 
+from .. import selectors
 from ..errors import DomainError
 from ..models import (
     MILESTONES,
@@ -111,7 +112,7 @@ class IncidentForm(forms.Form):
 
     def __init__(self, *args: Any, user: UserModel | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.can_override_priority = user.has_perm("incidents.override_priority")
+        self.can_override_priority = selectors.can(user, "override_priority")
         if not self.can_override_priority:
             # Not rendered and not read: a technician's posted "priority" is ignored, never applied.
             del self.fields["priority"]
@@ -222,22 +223,6 @@ class LinkForm(forms.Form):
         if parent is None:
             raise forms.ValidationError(f"There is no incident {number}.")
         return parent
-
-
-class IncidentFilterForm(forms.Form):
-    """The list's filter bar; every field is optional and a bad value is simply ignored."""
-
-    q = forms.CharField(required=False, max_length=200, label="Search")
-    state = forms.ChoiceField(
-        required=False, choices=[("", "Any state"), ("open", "Open"), *IncidentState.choices]
-    )
-    priority = forms.TypedChoiceField(
-        required=False,
-        coerce=int,
-        empty_value=None,
-        choices=[("", "Any priority"), *[(p, f"P{p}") for p in Priority.values]],
-    )
-    mine = forms.BooleanField(required=False, label="Assigned to me")
 
 
 # --- Major incidents ------------------------------------------------------------------------------

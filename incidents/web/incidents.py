@@ -15,7 +15,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from .. import selectors, services
 from ..errors import Conflict, DomainError, NotAllowed
 from ..models import (
-    OPEN_INCIDENT_STATES,
     CIKind,
     ConfigurationItem,
     Incident,
@@ -29,7 +28,6 @@ from .forms import (
     DeclareMajorIncidentForm,
     IncidentCreateForm,
     IncidentEditForm,
-    IncidentFilterForm,
     IncidentForm,
     LinkForm,
     ResolveForm,
@@ -99,25 +97,17 @@ def _form_context(form: IncidentForm) -> dict[str, Any]:
 
 
 @require_GET
-@requires("incidents.view_incident")
+@requires("view", Incident)
 def incident_list(request: HttpRequest) -> HttpResponse:
-    filters = IncidentFilterForm(request.GET or None)
-    incidents = Incident.objects.select_related("affected_ci", "assigned_to").order_by("-id")
-    if filters.is_valid():
-        data = filters.cleaned_data
-        if data["state"] == "open":
-            incidents = incidents.filter(state__in=OPEN_INCIDENT_STATES)
-        elif data["state"]:
-            incidents = incidents.filter(state=data["state"])
-        if data["priority"]:
-            incidents = incidents.filter(priority=data["priority"])
-        if data["mine"]:
-            incidents = incidents.filter(assigned_to=request.user.pk)
-        text = data["q"].strip()
-        if text:
-            match = Q(short_description__icontains=text) | Q(description__icontains=text)
-            pk = Incident.pk_from_number(text)
-            incidents = incidents.filter(match | Q(pk=pk) if pk is not None else match)
+    # The API's FilterSet: its form is the filter bar, and a bad value is ignored, not an error.
+    filterset = selectors.filters.IncidentFilter(
+        request.GET or None,
+        queryset=selectors.restrict(
+            Incident.objects.select_related("affected_ci", "assigned_to"), request.user, "view"
+        ).order_by("-id"),
+        request=request,
+    )
+    incidents = filterset.qs
     page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
     # Page links keep the filters: everything in the query string except the page itself.
     query = request.GET.copy()
@@ -126,7 +116,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         request,
         "incidents/list.html",
         {
-            "filters": filters,
+            "filters": filterset.form,
             "page": page,
             "incidents": page.object_list,
             "query": query.urlencode(),
@@ -139,7 +129,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@requires("incidents.add_incident")
+@requires("add", Incident)
 def incident_create(request: HttpRequest) -> HttpResponse:
     form = IncidentCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -161,7 +151,7 @@ def incident_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@requires("incidents.change_incident")
+@requires("change", Incident)
 def incident_edit(request: HttpRequest, number: str) -> HttpResponse:
     incident = incident_or_404(number, Incident.objects.select_related("affected_ci"))
     form = IncidentEditForm(request.POST or None, user=request.user, incident=incident)
@@ -187,8 +177,8 @@ def incident_edit(request: HttpRequest, number: str) -> HttpResponse:
 # --- Detail and actions ---------------------------------------------------------------------------
 
 
-def _can_change(request: HttpRequest) -> bool:
-    return request.user.has_perm("incidents.change_incident")
+def _can_change(request: HttpRequest, incident: Incident) -> bool:
+    return selectors.can(request.user, "change", incident)
 
 
 def _kind_label(kind: str) -> str:
@@ -209,7 +199,7 @@ def _render_detail(
         if incident.affected_ci_id
         else None
     )
-    can_change = _can_change(request)
+    can_change = _can_change(request, incident)
     major = MajorIncident.objects.filter(incident=incident).first()
     can_declare = major is None and incident.is_open and selectors.can_declare(request.user)
     children = list(incident.children.select_related("assigned_to").order_by("id"))
@@ -252,7 +242,7 @@ _DETAIL_QUERYSET = Incident.objects.select_related(
 
 
 @require_GET
-@requires("incidents.view_incident")
+@requires("view", Incident)
 def incident_detail(request: HttpRequest, number: str) -> HttpResponse:
     return _render_detail(request, incident_or_404(number, _DETAIL_QUERYSET))
 
@@ -264,7 +254,7 @@ def _refused(request: HttpRequest, incident: Incident, error: DomainError) -> Ht
 
 
 @require_POST
-@requires("incidents.change_incident")
+@requires("change", Incident)
 def incident_acknowledge(request: HttpRequest, number: str) -> HttpResponse:
     incident = incident_or_404(number)
     try:
@@ -305,7 +295,7 @@ def _incident_form_action(
 
 
 @require_POST
-@requires("incidents.change_incident")
+@requires("change", Incident)
 def incident_resolve(request: HttpRequest, number: str) -> HttpResponse:
     incident = incident_or_404(number, _DETAIL_QUERYSET)
 
@@ -321,7 +311,7 @@ def incident_resolve(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@requires("incidents.change_incident")
+@requires("change", Incident)
 def incident_link(request: HttpRequest, number: str) -> HttpResponse:
     incident = incident_or_404(number, _DETAIL_QUERYSET)
 
@@ -333,7 +323,7 @@ def incident_link(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@requires("incidents.declare_majorincident")
+@requires("declare")
 def incident_declare(request: HttpRequest, number: str) -> HttpResponse:
     incident = incident_or_404(number, _DETAIL_QUERYSET)
     form = DeclareMajorIncidentForm(request.POST)
@@ -358,7 +348,7 @@ def incident_declare(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_GET
-@requires("incidents.view_configurationitem")
+@requires("view", ConfigurationItem)
 def ci_search(request: HttpRequest) -> HttpResponse:
     text = request.GET.get("ci_q", "").strip()[:200]
     cis = ConfigurationItem.objects.order_by("criticality", "name")
@@ -372,7 +362,7 @@ def ci_search(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@requires("incidents.view_configurationitem")
+@requires("view", ConfigurationItem)
 def ci_impact(request: HttpRequest, ci_id: int) -> HttpResponse:
     ci = ConfigurationItem.objects.filter(pk=ci_id).first()
     if ci is None:
