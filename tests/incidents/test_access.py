@@ -15,6 +15,7 @@ from incidents.models import (
     ConfigurationItem,
     Incident,
     MajorIncident,
+    Problem,
     RaciRole,
 )
 from tests.conftest import bearer_client
@@ -144,8 +145,7 @@ MANAGERS = "Only ITSM managers and super admins may"
 @pytest.mark.parametrize(
     ("action", "target", "sentence"),
     [
-        ("view", Incident, "Only technicians, legal, ITSM managers and super admins may see "
-         "incidents."),
+        ("view", Problem, "Only technicians, ITSM managers and super admins may see problems."),
         ("add", ConfigurationItem, f"{MANAGERS} add configuration items."),
         ("declare", None, f"{MANAGERS} declare, cancel or downgrade a major incident."),
         ("delete", Incident, "No role may delete incidents; only a superuser may."),
