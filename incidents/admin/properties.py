@@ -14,6 +14,7 @@ from ..models import (
     SystemPropertyChange,
 )
 from ..properties import REGISTRY
+from .common import ModelAdmin, TabularInline
 
 if TYPE_CHECKING:
     pass
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 # --- System properties ----------------------------------------------------------------------------
 
 
-class PropertyChangeInline(admin.TabularInline):
+class PropertyChangeInline(TabularInline):
     model = SystemPropertyChange
     fields = ("changed_at", "changed_by", "old_value", "new_value")
     readonly_fields = fields
@@ -34,12 +35,13 @@ class PropertyChangeInline(admin.TabularInline):
 
 
 @admin.register(SystemProperty)
-class SystemPropertyAdmin(admin.ModelAdmin):
+class SystemPropertyAdmin(ModelAdmin):
     list_display = ["key", "value", "default", "updated_at", "updated_by"]
     search_fields = ["key"]
     fields = ["key", "value", "help", "updated_at", "updated_by"]
     readonly_fields = ["key", "help", "updated_at", "updated_by"]
     inlines = [PropertyChangeInline]
+    never = dict.fromkeys(("add", "delete"), "The set of system properties is fixed by the code.")
 
     @admin.display(description="default")
     def default(self, obj: SystemProperty) -> Any:

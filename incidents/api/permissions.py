@@ -84,6 +84,6 @@ class HasPerm(Can):
     so it is still decided by ``selectors.can``. New code says ``Can.of(action)``."""
 
     @classmethod
-    def of(cls, perm: str, model: type[Model] | None = None) -> type[Can]:  # type: ignore[override]
+    def of(cls, perm: str, model: type[Model] | None = None) -> type[Can]:
         action, perm_model = selectors.action_of(perm)
         return Can.of(action, model or perm_model)
