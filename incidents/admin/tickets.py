@@ -160,6 +160,7 @@ class ProblemAdmin(NumberSearchMixin, ModelAdmin):
     ]
     list_filter = ["state", "known_error", "created_at"]
     search_fields = ["short_description", "description", "root_cause"]
+    list_select_related = ["assigned_to"]  # nullable: Django's automatic join leaves it out
     autocomplete_fields = ["affected_ci", "assigned_to", "created_by"]
     readonly_fields = ["number", "created_at", "updated_at"]
 
@@ -176,6 +177,7 @@ class ChangeAdmin(NumberSearchMixin, ModelAdmin):
     ]  # fmt: skip
     list_filter = ["change_type", "state", "risk", "planned_start"]
     search_fields = ["short_description", "description"]
+    list_select_related = ["implementer"]
     autocomplete_fields = ["affected_ci", "problem", "implementer", "created_by"]
     readonly_fields = ["number", "created_at", "updated_at"]
 
