@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from . import beat, cmdb, majors, properties, tickets
+from . import cmdb, majors, others, properties, tickets
 
 # A manager's tool, not "Django administration".
 admin.site.site_header = "MIM Desk administration"
@@ -12,4 +12,4 @@ admin.site.index_title = "Manage MIM Desk"
 # sideways behind it; the breadcrumbs and the index lead to every list instead.
 admin.site.enable_nav_sidebar = False
 
-__all__ = ["beat", "cmdb", "majors", "properties", "tickets"]
+__all__ = ["cmdb", "majors", "others", "properties", "tickets"]

@@ -35,17 +35,16 @@ class AccessMixin:
         return selectors.can(request.user, "delete", obj or self.model)
 
 
-class ModelAdmin(AccessMixin, admin.ModelAdmin):
+class ExplainedRefusals:
+    """Django's admin refuses with a bare 403; say who may (or why nobody may) instead."""
+
+    model: Any
     # What a refused page says when no role may do it here (the admin returns False for all),
     # by action: e.g. {"delete": "Incidents are records: cancel them, never delete them."}.
     never: dict[str, str] = {}
     # The vocabulary's action a page stands for, where it is not the page's own (adding an MI is
     # declaring one), so that the refusal names the right people.
     asks: dict[str, str] = {}
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        # The rows the user may read: all of them for a role that may, a team's own MIs.
-        return selectors.restrict(super().get_queryset(request), request.user, "view")
 
     def _explained(self, action: str, view: Any, request: HttpRequest, *args: Any) -> Any:
         try:
@@ -59,30 +58,44 @@ class ModelAdmin(AccessMixin, admin.ModelAdmin):
             raise PermissionDenied(reason) from None
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        return self._explained("view", super().changelist_view, request, extra_context)
+        return self._explained("view", super().changelist_view, request, extra_context)  # type: ignore[misc]
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
-        return self._explained("add", super().add_view, request, form_url, extra_context)
+        return self._explained("add", super().add_view, request, form_url, extra_context)  # type: ignore[misc]
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
         action = "change" if request.method == "POST" else "view"
         return self._explained(
-            action, super().change_view, request, object_id, form_url, extra_context
+            action,
+            super().change_view,  # type: ignore[misc]
+            request,
+            object_id,
+            form_url,
+            extra_context,
         )
 
     def delete_view(
         self, request: HttpRequest, object_id: str, extra_context: Any = None
     ) -> HttpResponse:
-        return self._explained("delete", super().delete_view, request, object_id, extra_context)
+        return self._explained("delete", super().delete_view, request, object_id, extra_context)  # type: ignore[misc]
 
     def history_view(
         self, request: HttpRequest, object_id: str, extra_context: Any = None
     ) -> HttpResponse:
-        return self._explained("view", super().history_view, request, object_id, extra_context)
+        return self._explained("view", super().history_view, request, object_id, extra_context)  # type: ignore[misc]
+
+
+class ModelAdmin(ExplainedRefusals, AccessMixin, admin.ModelAdmin):
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if not selectors.can(request.user, "view", self.model):
+            return queryset  # the permission checks refuse them, with a 403 saying who may
+        # The rows the user may read: all of them for a role that may, a team's own MIs.
+        return selectors.restrict(queryset, request.user, "view")
 
 
 class TabularInline(admin.TabularInline):

@@ -602,3 +602,39 @@ def test_values_are_shown_plain_not_as_json(request, browser_for, who):
     prop = SystemProperty.objects.get(key=MODE)
     page = client.get(_url("incidents.SystemProperty", "change", prop.pk)).content.decode()
     assert "&quot;declare&quot;" not in page.split('id="changes-group"')[0]
+
+
+# --- a manager's tool ----------------------------------------------------------------------------
+
+
+def test_the_admin_is_mim_desks(browser_for, alice):
+    html = browser_for(alice).get("/admin/").content.decode()
+    assert "<title>Manage MIM Desk | MIM Desk admin</title>" in html
+    assert "MIM Desk administration</a>" in html
+    assert "Django administration" not in html and "Django site admin" not in html
+
+
+def _filter_fields(model_admin: Any) -> list[str]:
+    return [f if isinstance(f, str) else f[0] for f in model_admin.list_filter]
+
+
+@pytest.mark.parametrize("label", ADMIN_MODELS)
+def test_no_changelist_filters_a_field_twice(label):
+    from django.apps import apps
+
+    model_admin = admin.site._registry[apps.get_model(label)]
+    fields = _filter_fields(model_admin)
+    assert len(fields) == len(set(fields)), fields
+    # The date hierarchy above the list is a filter on its field already.
+    assert model_admin.date_hierarchy not in fields
+
+
+@pytest.mark.parametrize(
+    ("label", "title"),
+    [("incidents.Incident", "By security"), ("incidents.Incident", "By affected CI kind"),
+     ("incidents.MajorIncident", "By security")],
+)  # fmt: skip
+def test_filters_are_titled_in_words(browser_for, root, populated, label, title):
+    html = browser_for(root).get(_url(label)).content.decode()
+    assert title in html
+    assert "By is security" not in html and "By kind" not in html
