@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 
 import incidents.tasks  # noqa: F401  (registers the tasks services queue by name, as a worker does)
 from incidents import services
-from incidents.models import Change, ConfigurationItem, Problem, RoleRoster
+from incidents.models import Change, ConfigurationItem, Problem, RoleRoster, SystemProperty
 from tests.conftest import PASSWORD
 from tests.incidents.test_admin import populated  # noqa: F401  (the fixture)
 
@@ -98,3 +98,9 @@ def test_every_changelist_fits_1366_px(
         if size["table"] > 0 or size["page"] > 0:
             overflowing[changelist] = size
     assert overflowing == {}
+
+    # A choice property is edited with a dropdown.
+    mode = SystemProperty.objects.get(key="major_incident_auto_declare_mode")
+    page.goto(f"{base}/admin/incidents/systemproperty/{mode.pk}/change/")
+    assert page.locator("select[name=value]").input_value() == "declare"
+    page.screenshot(path=str(screenshots / "admin_property_mode.png"), full_page=True)
