@@ -22,6 +22,10 @@ class PropertySpec:
 
     def validate(self, value: Any) -> Any:
         """Return ``value`` as this property's type, or raise ``ValueError`` saying why not."""
+        if self.kind is bool:
+            if isinstance(value, bool):
+                return value
+            raise ValueError("must be true or false")
         if self.kind is int:
             # bool is an int in Python; a JSON true must not pass as 1.
             if isinstance(value, bool) or not isinstance(value, int):
@@ -43,7 +47,9 @@ class PropertySpec:
 
     @property
     def type_name(self) -> str:
-        return "choice" if self.choices else ("integer" if self.kind is int else "string")
+        if self.choices:
+            return "choice"
+        return {int: "integer", bool: "boolean"}.get(self.kind, "string")
 
 
 SPECS: tuple[PropertySpec, ...] = (

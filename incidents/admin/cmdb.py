@@ -13,6 +13,7 @@ from ..models import (
     CIDependency,
     ConfigurationItem,
 )
+from .common import ModelAdmin, TabularInline
 
 if TYPE_CHECKING:
     pass
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 # --- CMDB -----------------------------------------------------------------------------------------
 
 
-class ProviderInline(admin.TabularInline):
+class ProviderInline(TabularInline):
     model = CIDependency
     fk_name = "consumer"
     autocomplete_fields = ["provider"]
@@ -30,7 +31,7 @@ class ProviderInline(admin.TabularInline):
     verbose_name_plural = "depends on (providers)"
 
 
-class ConsumerInline(admin.TabularInline):
+class ConsumerInline(TabularInline):
     model = CIDependency
     fk_name = "provider"
     autocomplete_fields = ["consumer"]
@@ -40,7 +41,7 @@ class ConsumerInline(admin.TabularInline):
 
 
 @admin.register(ConfigurationItem)
-class ConfigurationItemAdmin(admin.ModelAdmin):
+class ConfigurationItemAdmin(ModelAdmin):
     list_display = ["name", "kind", "user_count", "criticality", "owner_group"]
     list_filter = ["kind", "criticality", "owner_group"]
     search_fields = ["name", "description", "owner_group"]
@@ -67,7 +68,7 @@ class ConfigurationItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(CIDependency)
-class CIDependencyAdmin(admin.ModelAdmin):
+class CIDependencyAdmin(ModelAdmin):
     list_display = ["consumer", "provider", "created_at"]
     list_filter = ["consumer__kind", "provider__kind"]
     search_fields = ["consumer__name", "provider__name"]

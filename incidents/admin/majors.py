@@ -10,7 +10,7 @@ from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -38,12 +38,18 @@ from ..models import (
 
 if TYPE_CHECKING:
     pass
-from .common import NumberSearchMixin, ServiceRefusalMixin
+from .common import (
+    SECURITY_FILTER,
+    ModelAdmin,
+    NumberSearchMixin,
+    ServiceRefusalMixin,
+    TabularInline,
+)
 
 # --- Major incidents ------------------------------------------------------------------------------
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(TabularInline):
     extra = 0
     can_delete = False
 
@@ -90,14 +96,16 @@ class MajorIncidentAddForm(forms.ModelForm):
 
 
 @admin.register(MajorIncident)
-class MajorIncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
+class MajorIncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
     list_display = ["number", "status", "incident", "commander", "is_security", "declared_at"]
-    list_filter = ["status", "is_security", "media_attention", "declared_at"]
+    list_filter = ["status", SECURITY_FILTER, "media_attention"]  # declared_at: date hierarchy
     search_fields = ["impact_statement", "summary", "incident__short_description"]
     list_select_related = ["incident"]
     autocomplete_fields = ["incident"]
     date_hierarchy = "declared_at"
     inlines = [RoleAssignmentInline, EscalationFiringInline]
+    asks = {"add": "declare"}
+    never = {"delete": "Cancel a major incident, with a reason, on its page; it is never deleted."}
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     readonly_fields = [
         "number", "status", "incident", "commander", "web_page", "trigger_rule", "trigger_reason",
@@ -138,9 +146,28 @@ class MajorIncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmi
         ),
     ]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The commander column reads the active IC prefetched here, not one query per row.
+        active_ic = RoleAssignment.objects.filter(
+            role=RaciRole.MAJOR_INCIDENT_MANAGER, removed_at__isnull=True
+        ).select_related("user")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("role_assignments", active_ic, to_attr="active_ics"))
+        )
+
     @admin.display(description="incident commander")
     def commander(self, obj: MajorIncident) -> str:
-        user = selectors.current_commander(obj) if obj.pk else None
+        if not obj.pk:
+            return "—"
+        ics = getattr(obj, "active_ics", None)
+        if ics is None:  # a row not read through get_queryset
+            return self._name(selectors.current_commander(obj))
+        return self._name(ics[0].user if ics else None)
+
+    @staticmethod
+    def _name(user: Any) -> str:
         return user.get_username() if user else "—"
 
     @admin.display(description="page")
@@ -209,21 +236,21 @@ class MajorIncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmi
 
 
 @admin.register(RoleRoster)
-class RoleRosterAdmin(admin.ModelAdmin):
+class RoleRosterAdmin(ModelAdmin):
     list_display = ["role", "user", "updated_at"]
     list_select_related = ["user"]
     autocomplete_fields = ["user"]
     readonly_fields = ["updated_at"]
 
 
-class RaciEntryInline(admin.TabularInline):
+class RaciEntryInline(TabularInline):
     model = RaciEntry
     extra = 0
     fields = ("role", "letter")
 
 
 @admin.register(RaciActivity)
-class RaciActivityAdmin(admin.ModelAdmin):
+class RaciActivityAdmin(ModelAdmin):
     list_display = ["name", "code", "order", "letters"]
     list_editable = ["order"]
     search_fields = ["name", "code"]
@@ -256,7 +283,7 @@ class RaciActivityAdmin(admin.ModelAdmin):
 
     def matrix_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
-            raise PermissionDenied
+            raise PermissionDenied(selectors.refusal("view", RaciActivity))
         activities = list(RaciActivity.objects.prefetch_related("entries"))
         rows = []
         for activity in activities:
@@ -274,7 +301,7 @@ class RaciActivityAdmin(admin.ModelAdmin):
 
 
 @admin.register(AutoDeclarationRule)
-class AutoDeclarationRuleAdmin(admin.ModelAdmin):
+class AutoDeclarationRuleAdmin(ModelAdmin):
     list_display = ["name", "order", "enabled", "action", "conditions", "dry_run_link"]
     list_display_links = ["name"]
     list_editable = ["order", "enabled", "action"]
@@ -365,7 +392,7 @@ class AutoDeclarationRuleAdmin(admin.ModelAdmin):
 
     def dry_run_view(self, request: HttpRequest, rule_id: int) -> HttpResponse:
         if not self.has_view_permission(request):
-            raise PermissionDenied
+            raise PermissionDenied(selectors.refusal("view", AutoDeclarationRule))
         rule = get_object_or_404(AutoDeclarationRule, pk=rule_id)
         return self._dry_run_response(request, [rule])
 
@@ -375,7 +402,7 @@ class AutoDeclarationRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(MajorIncidentCandidate)
-class MajorIncidentCandidateAdmin(admin.ModelAdmin):
+class MajorIncidentCandidateAdmin(ModelAdmin):
     list_display = [
         "incident",
         "status",
@@ -393,6 +420,7 @@ class MajorIncidentCandidateAdmin(admin.ModelAdmin):
         "major_incident", "created_at",
     ]  # fmt: skip
     actions = ["accept_selected", "reject_selected"]
+    never = {"add": "Candidates are proposed by the auto-declaration rules in propose mode."}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rules in propose mode create them
@@ -443,28 +471,35 @@ class MajorIncidentCandidateAdmin(admin.ModelAdmin):
         )
 
 
-class EscalationStepInline(admin.TabularInline):
+class EscalationStepInline(TabularInline):
     model = EscalationStep
     extra = 0
     fields = ("order", "delay_minutes", "target_label", "target_role", "target_group")
 
 
 @admin.register(EscalationPolicy)
-class EscalationPolicyAdmin(admin.ModelAdmin):
+class EscalationPolicyAdmin(ModelAdmin):
     list_display = ["name", "trigger", "enabled", "step_count"]
     list_editable = ["enabled"]
     list_filter = ["trigger", "enabled"]
     search_fields = ["name", "description"]
     inlines = [EscalationStepInline]
 
-    @admin.display(description="steps")
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(steps_total=Count("steps"))
+
+    @admin.display(description="steps", ordering="steps_total")
     def step_count(self, obj: EscalationPolicy) -> int:
-        return obj.steps.count()
+        return obj.steps_total  # type: ignore[attr-defined]  # annotated above
 
 
 @admin.register(EscalationFiring)
-class EscalationFiringAdmin(admin.ModelAdmin):
+class EscalationFiringAdmin(ModelAdmin):
     """Read-only: the record that each step fired once."""
+
+    never = dict.fromkeys(
+        ("add", "change", "delete"), "Escalation firings are the record of what fired, read-only."
+    )
 
     list_display = ["fired_at", "major_incident", "step", "triggered_at"]
     list_filter = ["step__policy", "fired_at"]

@@ -22,12 +22,19 @@ from ..models import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-from .common import NumberSearchMixin, ServiceRefusalMixin
+from .common import (
+    SECURITY_FILTER,
+    ModelAdmin,
+    NumberSearchMixin,
+    ServiceRefusalMixin,
+    TabularInline,
+    titled,
+)
 
 # --- Tickets --------------------------------------------------------------------------------------
 
 
-class TimelineInline(admin.TabularInline):
+class TimelineInline(TabularInline):
     model = TimelineEntry
     fields = ("created_at", "kind", "message", "actor")
     readonly_fields = fields
@@ -53,13 +60,17 @@ class IncidentAdminForm(forms.ModelForm):
 
 
 @admin.register(Incident)
-class IncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
+class IncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
     form = IncidentAdminForm
     list_display = [
         "number", "short_description", "priority", "state", "affected_ci", "affected_users",
         "assigned_to", "created_at",
     ]  # fmt: skip
-    list_filter = ["state", "priority", "channel", "is_security", "affected_ci__kind", "created_at"]
+    # ``created_at`` is the date hierarchy above the list, not a filter beside it too.
+    list_filter = [
+        "state", "priority", "channel", SECURITY_FILTER,
+        ("affected_ci__kind", titled(admin.ChoicesFieldListFilter, "affected CI kind")),
+    ]  # fmt: skip
     search_fields = ["short_description", "description"]
     list_select_related = ["affected_ci", "assigned_to"]
     autocomplete_fields = ["affected_ci", "caller", "assigned_to", "parent", "problem"]
@@ -71,6 +82,7 @@ class IncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
     inlines = [TimelineInline]
     date_hierarchy = "created_at"
     actions = ["acknowledge_selected", "declare_major_incident"]
+    never = {"delete": "Incidents are records: cancel them, never delete them."}
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Linking an existing incident is an operation with its own rules and timeline rows
@@ -144,7 +156,7 @@ class IncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Problem)
-class ProblemAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
+class ProblemAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
     list_display = [
         "number",
         "short_description",
@@ -155,6 +167,7 @@ class ProblemAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
     ]
     list_filter = ["state", "known_error", "created_at"]
     search_fields = ["short_description", "description", "root_cause"]
+    list_select_related = ["assigned_to"]  # nullable: Django's automatic join leaves it out
     autocomplete_fields = ["affected_ci", "assigned_to", "created_by"]
     readonly_fields = ["number", "created_at", "updated_at"]
 
@@ -163,13 +176,15 @@ class ProblemAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Change)
-class ChangeAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
+class ChangeAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
+    # The planned end is on the change page: with it the list did not fit 1366 px.
     list_display = [
         "number", "short_description", "change_type", "state", "risk", "implementer",
-        "planned_start", "planned_end",
+        "planned_start",
     ]  # fmt: skip
     list_filter = ["change_type", "state", "risk", "planned_start"]
     search_fields = ["short_description", "description"]
+    list_select_related = ["implementer"]
     autocomplete_fields = ["affected_ci", "problem", "implementer", "created_by"]
     readonly_fields = ["number", "created_at", "updated_at"]
 
@@ -178,8 +193,12 @@ class ChangeAdmin(ServiceRefusalMixin, NumberSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(TimelineEntry)
-class TimelineEntryAdmin(admin.ModelAdmin):
+class TimelineEntryAdmin(ModelAdmin):
     """Read-only: the timeline is an append-only log."""
+
+    never = dict.fromkeys(
+        ("add", "change", "delete"), "The timeline is an append-only log; the services write it."
+    )
 
     list_display = ["created_at", "incident", "kind", "message", "actor"]
     list_filter = ["kind", "created_at"]

@@ -14,14 +14,13 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents import selectors, services
-from incidents.api.permissions import HasPerm
+from incidents.api.permissions import Can
 from incidents.api.schema import conflict
 from incidents.models import (
     Change,
@@ -48,33 +47,12 @@ from .mi_serializers import (
     UpdateInputSerializer,
 )
 from .serializers import TimelineEntrySerializer
-from .views import NumberLookupMixin
+from .views import NumberLookupMixin, RestrictedMixin
 
-VIEW_PERM = "incidents.view_majorincident"
-CAN_DECLARE = HasPerm.of(selectors.DECLARE_PERM)
-
-
-class CanViewMajorIncident(permissions.BasePermission):
-    """The list needs ``view_majorincident``; one MI may also be read by its team (guardian)."""
-
-    message = "reading major incidents needs the view_majorincident permission or a role on it"
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        return bool(getattr(view, "detail", False)) or user.has_perm(VIEW_PERM)
-
-    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
-        return request.user.has_perm(VIEW_PERM) or request.user.has_perm(VIEW_PERM, obj)
-
-
-def _not_allowed_unless_manager(request: Request, mi: MajorIncident) -> None:
-    # The service checks too; asking first makes a refusal a 403 whatever the body says.
-    if not selectors.can_manage(request.user, mi):
-        raise PermissionDenied(
-            f"only {mi.number}'s incident commander or an ITSM manager may do this"
-        )
+CAN_DECLARE = Can.of("declare")
+# Every MI endpoint reads the MI first: its team may, whatever their role (guardian); the writes
+# then ask for "manage" (or, in the service, "declare" to cancel).
+CAN_VIEW = Can.of("view")
 
 
 def major_incident_queryset() -> QuerySet[MajorIncident]:
@@ -102,6 +80,7 @@ _ERRORS = {
 
 
 class MajorIncidentViewSet(
+    RestrictedMixin,
     NumberLookupMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -111,7 +90,7 @@ class MajorIncidentViewSet(
 
     serializer_class = MajorIncidentSerializer
     filterset_class = filters.MajorIncidentFilter
-    permission_classes = [CanViewMajorIncident]
+    permission_classes = [CAN_VIEW]
     search_fields = ["summary", "impact_statement", "incident__short_description"]
     ordering_fields = ["id", "declared_at", "status", "next_update_due_at"]
     ordering = ["-id"]
@@ -176,7 +155,7 @@ class MajorIncidentViewSet(
         """Edit what was declared: impact statement, summary, bridge link, security and media
         flags (the MI's IC or an ITSM manager); each change is a timeline row."""
         mi = self.get_object()
-        _not_allowed_unless_manager(request, mi)
+        selectors.ensure(request.user, "manage", mi)
         data = UpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         mi = services.update_major_incident(mi=mi, actor=request.user, **data.validated_data)
@@ -196,7 +175,7 @@ class MajorIncidentViewSet(
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, number: str) -> Response:
         mi = self.get_object()
-        _not_allowed_unless_manager(request, mi)
+        selectors.ensure(request.user, "manage", mi)
         data = TransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         mi = services.transition_major_incident(mi=mi, actor=request.user, **data.validated_data)
@@ -213,7 +192,7 @@ class MajorIncidentViewSet(
     @action(detail=True, methods=["patch"])
     def milestones(self, request: Request, number: str) -> Response:
         mi = self.get_object()
-        _not_allowed_unless_manager(request, mi)
+        selectors.ensure(request.user, "manage", mi)
         data = MilestonesInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         mi = services.set_milestones(mi=mi, actor=request.user, values=dict(data.validated_data))
@@ -238,7 +217,7 @@ class MajorIncidentViewSet(
         mi = self.get_object()
         if request.method == "GET":
             return Response(RoleAssignmentSerializer(selectors.active_roles(mi), many=True).data)
-        _not_allowed_unless_manager(request, mi)
+        selectors.ensure(request.user, "manage", mi)
         data = RoleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         row = services.assign_role(mi=mi, actor=request.user, **data.validated_data)
@@ -258,7 +237,7 @@ class MajorIncidentViewSet(
     def remove_role(self, request: Request, number: str, role_id: int) -> Response:
         """End one role holder's assignment (the IC is replaced by assigning another)."""
         mi = self.get_object()
-        _not_allowed_unless_manager(request, mi)
+        selectors.ensure(request.user, "manage", mi)
         row = get_object_or_404(
             RoleAssignment, pk=role_id, major_incident=mi, removed_at__isnull=True
         )

@@ -1,42 +1,89 @@
-"""API permissions in one place: model permissions, with ``view_*`` required for reads."""
+"""API permissions, decided by ``selectors.can`` like the web pages and the admin.
+
+A refusal is a 403 whose ``detail`` is ``selectors.refusal``'s sentence: who may, by role.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Model
 from rest_framework import permissions
 from rest_framework.request import Request
 
+from incidents import selectors
 
-class ModelPermissions(permissions.DjangoModelPermissions):
-    """Like DRF's, but reading needs ``view_<model>`` too: a logged-in outsider sees nothing."""
-
-    perms_map = {
-        **permissions.DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
-    }
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        # A method the view does not offer (DELETE on an incident) is the view's 405, not a 403
-        # here: DRF checks permissions before it looks for the handler. Anonymous still gets 401.
-        method = request.method.lower() if request.method else ""
-        offered = method in view.http_method_names and hasattr(view, method)
-        if not offered and request.user and request.user.is_authenticated:
-            return True
-        return super().has_permission(request, view)
+ACTION_BY_METHOD = {
+    "GET": "view",
+    "HEAD": "view",
+    "OPTIONS": "view",
+    "POST": "add",
+    "PUT": "change",
+    "PATCH": "change",
+    "DELETE": "delete",
+}
 
 
-class HasPerm(permissions.BasePermission):
-    """Require one named permission for the whole view, e.g. ``HasPerm.of("incidents.x")``."""
+def _model_of(view: Any) -> type[Model]:
+    queryset = getattr(view, "queryset", None)
+    if queryset is None:
+        queryset = view.get_queryset()
+    return queryset.model
 
-    perm: str = ""
+
+class Can(permissions.BasePermission):
+    """One action of ``selectors.can`` on the view's model, then on the object it reads.
+
+    ``Can.of("change")`` for a view or an ``@action``; without an action the request method
+    decides (GET view, POST add, PUT/PATCH change, DELETE delete), like DRF's model permissions.
+    Reading needs ``view`` too: a logged-in outsider sees nothing.
+    """
+
+    action: str | None = None
+    model: type[Model] | None = None
 
     @classmethod
-    def of(cls, perm: str) -> type[HasPerm]:
-        return type(f"HasPerm_{perm.replace('.', '_')}", (cls,), {"perm": perm})
+    def of(cls, action: str, model: type[Model] | None = None) -> type[Can]:
+        if action not in selectors.ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
+        name = f"Can_{action}" + (f"_{model._meta.model_name}" if model else "")
+        return type(name, (cls,), {"action": action, "model": model})
+
+    def _action(self, request: Request) -> str:
+        return self.action or ACTION_BY_METHOD.get(request.method or "", "view")
+
+    def _refuse(self, action: str, target: Any) -> bool:
+        # DRF makes one instance per request and reads ``message`` off it for the 403 body.
+        self.message = selectors.refusal(action, target)
+        return False
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and user.has_perm(self.perm))
+        if not (user and user.is_authenticated):
+            return False  # DRF answers 401 with the challenge: an authenticator is configured
+        # A method the view does not offer (DELETE on an incident) is the view's 405, not a 403
+        # here: DRF checks permissions before it looks for the handler.
+        method = request.method.lower() if request.method else ""
+        if self.action is None and not (method in view.http_method_names and hasattr(view, method)):
+            return True
+        action = self._action(request)
+        target = self.model or _model_of(view)
+        return selectors.can(user, action, target) or self._refuse(action, target)
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        action = self._action(request)
+        return selectors.can(request.user, action, obj) or self._refuse(action, obj)
+
+
+class ModelPermissions(Can):
+    """The default for every view (``REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"]``)."""
+
+
+class HasPerm(Can):
+    """A check written as a permission name, mapped onto the vocabulary (``selectors.action_of``)
+    so it is still decided by ``selectors.can``. New code says ``Can.of(action)``."""
+
+    @classmethod
+    def of(cls, perm: str, model: type[Model] | None = None) -> type[Can]:
+        action, perm_model = selectors.action_of(perm)
+        return Can.of(action, model or perm_model)

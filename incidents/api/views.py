@@ -22,8 +22,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import services
-from incidents.api.permissions import HasPerm
+from incidents import selectors, services
+from incidents.api.permissions import Can
 from incidents.api.schema import conflict
 from incidents.errors import DomainError
 from incidents.models import (
@@ -33,6 +33,7 @@ from incidents.models import (
     NumberedModel,
     Problem,
     SystemProperty,
+    TimelineEntry,
 )
 from incidents.properties import REGISTRY
 from incidents.selectors import cmdb
@@ -55,7 +56,31 @@ from .serializers import (
 from .serializers import InputSerializer as BodySerializer
 from .throttles import TokenAddressThrottle, TokenUserThrottle
 
-CAN_CHANGE_INCIDENT = HasPerm.of("incidents.change_incident")
+CAN_CHANGE = Can.of("change")
+
+
+class CanReadTimeline(Can):
+    """An incident's timeline needs ``view`` on timeline entries, not on the incident itself:
+    legal reads timelines (the audit trail) without reading incidents (README's table)."""
+
+    action = "view"
+    model = TimelineEntry
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        return True  # decided on the model above; the incident is only the timeline's address
+
+
+class RestrictedMixin:
+    """A list shows the rows the user may read (``selectors.restrict``, as NetBox's base viewset).
+
+    One row is looked up whole, so that a refusal is a 403 saying who may rather than a 404.
+    """
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        queryset = super().filter_queryset(queryset)  # type: ignore[misc]
+        if getattr(self, "detail", False):
+            return queryset
+        return selectors.restrict(queryset, self.request.user, "view")  # type: ignore[attr-defined]
 
 
 class NumberLookupMixin:
@@ -86,6 +111,7 @@ _STATE_REFUSES = conflict("The incident's state (e.g. already resolved) refuses 
     )
 )
 class IncidentViewSet(
+    RestrictedMixin,
     NumberLookupMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -112,7 +138,7 @@ class IncidentViewSet(
         )
 
     @extend_schema(request=None, responses={200: IncidentSerializer, 409: _STATE_REFUSES})
-    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
+    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE])
     def acknowledge(self, request: Request, number: str) -> Response:
         incident = services.acknowledge_incident(incident=self.get_object(), actor=request.user)
         return self._respond(incident)
@@ -120,7 +146,7 @@ class IncidentViewSet(
     @extend_schema(
         request=ResolveSerializer, responses={200: IncidentSerializer, 409: _STATE_REFUSES}
     )
-    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
+    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE])
     def resolve(self, request: Request, number: str) -> Response:
         incident = self.get_object()
         data = ResolveSerializer(data=request.data)
@@ -139,7 +165,7 @@ class IncidentViewSet(
             ),
         },
     )
-    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE_INCIDENT])
+    @action(detail=True, methods=["post"], permission_classes=[CAN_CHANGE])
     def link(self, request: Request, number: str) -> Response:
         incident = self.get_object()
         data = LinkSerializer(data=request.data)
@@ -154,7 +180,7 @@ class IncidentViewSet(
         detail=True,
         methods=["get"],
         filter_backends=[],
-        permission_classes=[HasPerm.of("incidents.view_timelineentry")],
+        permission_classes=[CanReadTimeline],
     )
     def timeline(self, request: Request, number: str) -> Response:
         """The incident's timeline, oldest first, paginated like every list."""
@@ -164,7 +190,7 @@ class IncidentViewSet(
         return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
 
 
-class ConfigurationItemViewSet(viewsets.ModelViewSet):
+class ConfigurationItemViewSet(RestrictedMixin, viewsets.ModelViewSet):
     """The CMDB. Reading needs view permission; writing needs an ITSM manager or super admin."""
 
     # Only the provider ids are needed to render ``depends_on``.
@@ -192,7 +218,7 @@ class ConfigurationItemViewSet(viewsets.ModelViewSet):
         return Response(ImpactSerializer(impact).data)
 
 
-class ProblemViewSet(NumberLookupMixin, viewsets.ModelViewSet):
+class ProblemViewSet(RestrictedMixin, NumberLookupMixin, viewsets.ModelViewSet):
     queryset = Problem.objects.select_related("assigned_to", "created_by")
     serializer_class = ProblemSerializer
     filterset_class = filters.ProblemFilter
@@ -202,7 +228,7 @@ class ProblemViewSet(NumberLookupMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
 
-class ChangeViewSet(NumberLookupMixin, viewsets.ModelViewSet):
+class ChangeViewSet(RestrictedMixin, NumberLookupMixin, viewsets.ModelViewSet):
     queryset = Change.objects.select_related("implementer", "created_by")
     serializer_class = ChangeSerializer
     filterset_class = filters.ChangeFilter
@@ -213,7 +239,7 @@ class ChangeViewSet(NumberLookupMixin, viewsets.ModelViewSet):
 
 
 class SystemPropertyViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    RestrictedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Tunable thresholds. Reading needs view permission; changing them is for super admins."""
 

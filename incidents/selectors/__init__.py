@@ -1,17 +1,25 @@
 """Reads of the incidents app that pages, the API, tasks and services share, re-exported by name.
 
-``cmdb`` (impact analysis in SQL) is used as a module: ``selectors.cmdb.impact(ci_id)``.
+``cmdb`` (impact analysis in SQL) is used as a module: ``selectors.cmdb.impact(ci_id)``;
+``filters`` holds the FilterSets the API and the web lists share.
 """
 
-from . import cmdb
+from . import cmdb, filters
 from .access import (
+    ACTIONS,
     COMMAND_PERM,
     DECLARE_PERM,
     ROLE_PERMISSIONS,
+    Action,
+    action_of,
+    can,
     can_command,
     can_declare,
     can_manage,
     can_override_priority,
+    ensure,
+    refusal,
+    restrict,
 )
 from .actors import (
     actor_id,
@@ -40,6 +48,7 @@ from .properties import (
 )
 
 __all__ = [
+    "ACTIONS",
     "COMMAND_PERM",
     "DECLARE_PERM",
     "IC",
@@ -48,16 +57,21 @@ __all__ = [
     "PROPERTY_CACHE_KEY",
     "PROPERTY_CACHE_SECONDS",
     "ROLE_PERMISSIONS",
+    "Action",
     "Move",
+    "action_of",
     "active_roles",
     "actor_id",
     "allowed_moves",
+    "can",
     "can_command",
     "can_declare",
     "can_manage",
     "can_override_priority",
     "cmdb",
     "current_commander",
+    "ensure",
+    "filters",
     "get_property",
     "governing_major_incident",
     "manageable",
@@ -65,6 +79,8 @@ __all__ = [
     "move_not_permitted",
     "name_of",
     "raci_holders",
+    "refusal",
+    "restrict",
     "sweep_candidates",
     "user_of",
 ]

@@ -101,10 +101,12 @@ def move_not_permitted(
     if to == MIStatus.CANCELLED:
         if can_declare(actor):
             return ""
-        return "cancelling a major incident needs the itsm_manager or super_admin role"
+        return "Cancelling a major incident needs the itsm_manager or super_admin role."
     if may_manage if may_manage is not None else can_manage(actor, mi):
         return ""
-    return f"only {mi.number}'s incident commander or an ITSM manager may do this"
+    # A fixed sentence, not ``access.refusal`` (one query each): the MI list asks this of every
+    # move of every MI on the page.
+    return f"Only {mi.number}'s incident commander or an ITSM manager may do this."
 
 
 def allowed_moves(

@@ -43,7 +43,7 @@ from ..selectors.access import (
     ROLE_PERMISSIONS,
     can_command,
     can_declare,
-    can_manage,
+    ensure,
 )
 from ..selectors.actors import Actor, actor_id, name_of, user_of
 from ..selectors.majors import (
@@ -62,8 +62,7 @@ log = logging.getLogger(__name__)
 
 
 def _require_manage(actor: Actor | None, mi: MajorIncident) -> None:
-    if not can_manage(actor, mi):
-        raise NotAllowed(f"only {mi.number}'s incident commander or an ITSM manager may do this")
+    ensure(actor, "manage", mi)  # NotAllowed saying who may
 
 
 # --- Declaration ----------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """What the web pages share: the permission decorator, look-ups and form context.
 
-A view checks who may do what (login, then a model permission), parses a form, calls one service
-and renders or redirects. A ``DomainError`` becomes an error on the form; ``NotAllowed`` a 403.
+A view checks who may do what (login, then ``selectors.can``, the same helper the API and the
+admin ask), parses a form, calls one service and renders or redirects. A ``DomainError`` becomes
+an error on the form; ``NotAllowed`` (from ``selectors.ensure`` or a service) a 403 whose page
+says who may.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
+from .. import selectors
 from ..errors import NotAllowed
 from ..models import (
     Incident,
@@ -25,18 +28,25 @@ PAGE_SIZE = 50
 View = Callable[..., HttpResponse]
 
 
-def requires(perm: str) -> Callable[[View], View]:
-    """Log in first (a redirect), then hold ``perm`` (a 403 naming the missing permission)."""
+def requires(action: str, model: type[Model] | None = None) -> Callable[[View], View]:
+    """Log in first (a redirect), then may ``action`` on ``model`` (else a 403 saying who may).
+
+    ``action`` is one of ``selectors.ACTIONS``; a dotted permission name
+    (``"incidents.view_incident"``) is read as its action and model. A view that acts on one row
+    asks again about that row (``selectors.ensure``); its ``NotAllowed`` is a 403 too.
+    """
+    if "." in action:
+        action, perm_model = selectors.action_of(action)
+        model = model or perm_model
 
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.has_perm(perm):
-                raise PermissionDenied(f"You need the permission {perm} for this page.")
             try:
+                selectors.ensure(request.user, action, model)
                 return view(request, *args, **kwargs)
             except NotAllowed as exc:
-                raise PermissionDenied(exc.message) from exc
+                raise PermissionDenied(exc.message) from None
 
         return login_required(wrapped)
 

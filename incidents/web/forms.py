@@ -13,6 +13,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import URLValidator
 
+from .. import selectors
 from ..errors import DomainError
 from ..models import (
     MILESTONES,
@@ -113,7 +114,7 @@ class IncidentForm(forms.Form):
 
     def __init__(self, *args: Any, user: UserModel | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.can_override_priority = user.has_perm("incidents.override_priority")
+        self.can_override_priority = selectors.can(user, "override_priority")
         if not self.can_override_priority:
             # Not rendered and not read: a technician's posted "priority" is ignored, never applied.
             del self.fields["priority"]
@@ -224,22 +225,6 @@ class LinkForm(forms.Form):
         if parent is None:
             raise forms.ValidationError(f"There is no incident {number}.")
         return parent
-
-
-class IncidentFilterForm(forms.Form):
-    """The list's filter bar; every field is optional and a bad value is simply ignored."""
-
-    q = forms.CharField(required=False, max_length=200, label="Search")
-    state = forms.ChoiceField(
-        required=False, choices=[("", "Any state"), ("open", "Open"), *IncidentState.choices]
-    )
-    priority = forms.TypedChoiceField(
-        required=False,
-        coerce=int,
-        empty_value=None,
-        choices=[("", "Any priority"), *[(p, f"P{p}") for p in Priority.values]],
-    )
-    mine = forms.BooleanField(required=False, label="Assigned to me")
 
 
 # --- Major incidents ------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from .. import selectors, services
 from ..errors import Conflict, DomainError, NotAllowed
 from ..models import (
-    OPEN_INCIDENT_STATES,
     CIKind,
     ConfigurationItem,
     Incident,
@@ -31,7 +30,6 @@ from .forms import (
     DeclareMajorIncidentForm,
     IncidentCreateForm,
     IncidentEditForm,
-    IncidentFilterForm,
     IncidentForm,
     LinkForm,
     ResolveForm,
@@ -115,27 +113,19 @@ def _form_context(form: IncidentForm) -> dict[str, Any]:
 
 
 @require_GET
-@requires("incidents.view_incident")
+@requires("view", Incident)
 def incident_list(request: HttpRequest) -> HttpResponse:
-    filters = IncidentFilterForm(request.GET or None)
-    incidents = Incident.objects.select_related(
-        "affected_ci", "assigned_to", "major_incident"
-    ).order_by("-id")
-    if filters.is_valid():
-        data = filters.cleaned_data
-        if data["state"] == "open":
-            incidents = incidents.filter(state__in=OPEN_INCIDENT_STATES)
-        elif data["state"]:
-            incidents = incidents.filter(state=data["state"])
-        if data["priority"]:
-            incidents = incidents.filter(priority=data["priority"])
-        if data["mine"]:
-            incidents = incidents.filter(assigned_to=request.user.pk)
-        text = data["q"].strip()
-        if text:
-            match = Q(short_description__icontains=text) | Q(description__icontains=text)
-            pk = Incident.pk_from_number(text)
-            incidents = incidents.filter(match | Q(pk=pk) if pk is not None else match)
+    # The API's FilterSet: its form is the filter bar, and a bad value is ignored, not an error.
+    filterset = selectors.filters.IncidentFilter(
+        request.GET or None,
+        queryset=selectors.restrict(
+            Incident.objects.select_related("affected_ci", "assigned_to", "major_incident"),
+            request.user,
+            "view",
+        ).order_by("-id"),
+        request=request,
+    )
+    incidents = filterset.qs
     page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
     # Page links keep the filters: everything in the query string except the page itself.
     query = request.GET.copy()
@@ -144,7 +134,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         request,
         "incidents/list.html",
         {
-            "filters": filters,
+            "filters": filterset.form,
             "page": page,
             "incidents": page.object_list,
             "query": query.urlencode(),
@@ -157,7 +147,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@requires("incidents.add_incident")
+@requires("add", Incident)
 def incident_create(request: HttpRequest) -> HttpResponse:
     form = IncidentCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -179,7 +169,7 @@ def incident_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@requires("incidents.change_incident")
+@requires("change", Incident)
 def incident_edit(request: HttpRequest, number: str) -> HttpResponse:
     incident = incident_or_404(number, Incident.objects.select_related("affected_ci"))
     form = IncidentEditForm(request.POST or None, user=request.user, incident=incident)
@@ -205,8 +195,8 @@ def incident_edit(request: HttpRequest, number: str) -> HttpResponse:
 # --- Detail and actions ---------------------------------------------------------------------------
 
 
-def _can_change(request: HttpRequest) -> bool:
-    return request.user.has_perm("incidents.change_incident")
+def _can_change(request: HttpRequest, incident: Incident) -> bool:
+    return selectors.can(request.user, "change", incident)
 
 
 def _kind_label(kind: str) -> str:
@@ -223,7 +213,7 @@ def _render_detail(request: HttpRequest, incident: Incident) -> HttpResponse:
         if incident.affected_ci_id
         else None
     )
-    can_change = _can_change(request)
+    can_change = _can_change(request, incident)
     major = MajorIncident.objects.filter(incident=incident).first()
     can_declare = major is None and incident.is_open and selectors.can_declare(request.user)
     # Under a live MI the incident is resolved, reopened and closed by the MI's lifecycle: no
@@ -274,7 +264,7 @@ _DETAIL_QUERYSET = Incident.objects.select_related(
 
 
 @require_GET
-@requires("incidents.view_incident")
+@requires("view", Incident)
 def incident_detail(request: HttpRequest, number: str) -> HttpResponse:
     return _render_detail(request, incident_or_404(number, _DETAIL_QUERYSET))
 
@@ -295,7 +285,7 @@ def _refused(request: HttpRequest, incident: Incident, error: DomainError) -> Ht
 
 
 @require_POST
-@requires("incidents.change_incident")
+@requires("change", Incident)
 def incident_acknowledge(request: HttpRequest, number: str) -> HttpResponse:
     incident = incident_or_404(number)
     try:
@@ -337,7 +327,7 @@ def _incident_form_action(
 
 
 @require_POST
-@requires("incidents.change_incident")
+@requires("change", Incident)
 def incident_resolve(request: HttpRequest, number: str) -> HttpResponse:
     incident = incident_or_404(number, _DETAIL_QUERYSET)
 
@@ -353,7 +343,7 @@ def incident_resolve(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@requires("incidents.change_incident")
+@requires("change", Incident)
 def incident_link(request: HttpRequest, number: str) -> HttpResponse:
     incident = incident_or_404(number, _DETAIL_QUERYSET)
 
@@ -365,7 +355,7 @@ def incident_link(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@requires("incidents.declare_majorincident")
+@requires("declare")
 def incident_declare(request: HttpRequest, number: str) -> HttpResponse:
     incident = incident_or_404(number, _DETAIL_QUERYSET)
     form = DeclareMajorIncidentForm(request.POST)
@@ -390,7 +380,7 @@ def incident_declare(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_GET
-@requires("incidents.view_configurationitem")
+@requires("view", ConfigurationItem)
 def ci_search(request: HttpRequest) -> HttpResponse:
     text = request.GET.get("ci_q", "").strip()[:200]
     if "\x00" in text:
@@ -407,7 +397,7 @@ def ci_search(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@requires("incidents.view_configurationitem")
+@requires("view", ConfigurationItem)
 def ci_impact(request: HttpRequest, ci_id: int) -> HttpResponse:
     ci = ConfigurationItem.objects.filter(pk=ci_id).first()
     if ci is None:

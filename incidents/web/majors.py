@@ -39,7 +39,11 @@ from .prg import refused, restore
 # --- Major incidents ------------------------------------------------------------------------------
 
 
-def _mi_or_404(number: str) -> MajorIncident:
+def _mi_or_404(number: str, request: HttpRequest) -> MajorIncident:
+    """The MI by number: a 404 if there is none, a 403 if the user may not see this one.
+
+    Its team may, whatever their role (guardian object permissions), as in the API.
+    """
     mi = (
         MajorIncident.objects.by_number(number)
         .select_related(
@@ -49,6 +53,7 @@ def _mi_or_404(number: str) -> MajorIncident:
     )
     if mi is None:
         raise Http404(f"No major incident {number}")
+    selectors.ensure(request.user, "view", mi)
     return mi
 
 
@@ -70,10 +75,12 @@ _ACTIVE_IC = Prefetch(
 
 
 @require_GET
-@requires("incidents.view_majorincident")
+@requires("view", MajorIncident)
 def mi_list(request: HttpRequest) -> HttpResponse:
+    # A team member without a role lists the MIs they are on; everyone else who may, all of them.
+    visible = selectors.restrict(MajorIncident.objects.all(), request.user, "view")
     rows = (
-        MajorIncident.objects.select_related("incident")
+        visible.select_related("incident")
         .prefetch_related(_ACTIVE_IC)
         .annotate(
             closed_rank=Case(
@@ -92,7 +99,7 @@ def mi_list(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "majors": page.object_list,
-            "open_count": MajorIncident.objects.filter(status__in=OPEN_MI_STATUSES).count(),
+            "open_count": visible.filter(status__in=OPEN_MI_STATUSES).count(),
             "can_declare": can_declare,
             "pending_candidates": MajorIncidentCandidate.objects.filter(
                 status=CandidateStatus.PENDING
@@ -181,9 +188,9 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
 
 
 @require_GET
-@requires("incidents.view_majorincident")
+@requires("view", MajorIncident)
 def mi_detail(request: HttpRequest, number: str) -> HttpResponse:
-    return _render_mi(request, _mi_or_404(number))
+    return _render_mi(request, _mi_or_404(number, request))
 
 
 def war_room(request: HttpRequest, number: str) -> HttpResponse:
@@ -193,9 +200,9 @@ def war_room(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@requires("incidents.view_majorincident")
+@requires("view", MajorIncident)
 def mi_transition(request: HttpRequest, number: str) -> HttpResponse:
-    mi = _mi_or_404(number)
+    mi = _mi_or_404(number, request)
     form = TransitionForm(request.POST)
     if form.is_valid():
         to = form.cleaned_data["to"]
@@ -218,10 +225,10 @@ def mi_transition(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@requires("incidents.view_majorincident")
+@requires("view", MajorIncident)
 def mi_edit(request: HttpRequest, number: str) -> HttpResponse:
     """What was declared: impact statement, summary, bridge link and the flags."""
-    mi = _mi_or_404(number)
+    mi = _mi_or_404(number, request)
     form = EditMajorIncidentForm(request.POST, mi=mi)
     if form.is_valid():
         changes = form.changed_values()
@@ -244,9 +251,9 @@ def mi_edit(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@requires("incidents.view_majorincident")
+@requires("view", MajorIncident)
 def mi_assign_role(request: HttpRequest, number: str) -> HttpResponse:
-    mi = _mi_or_404(number)
+    mi = _mi_or_404(number, request)
     form = RoleForm(request.POST)
     if form.is_valid():
         role, user = form.cleaned_data["role"], form.cleaned_data["user"]
@@ -263,9 +270,9 @@ def mi_assign_role(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@requires("incidents.view_majorincident")
+@requires("view", MajorIncident)
 def mi_remove_role(request: HttpRequest, number: str, assignment_id: int) -> HttpResponse:
-    mi = _mi_or_404(number)
+    mi = _mi_or_404(number, request)
     assignment = (
         RoleAssignment.objects.filter(pk=assignment_id, major_incident=mi)
         .select_related("user")
@@ -288,17 +295,17 @@ def mi_remove_role(request: HttpRequest, number: str, assignment_id: int) -> Htt
 
 
 @require_POST
-@requires("incidents.view_majorincident")
+@requires("view", MajorIncident)
 def mi_milestones(request: HttpRequest, number: str) -> HttpResponse:
-    mi = _mi_or_404(number)
+    mi = _mi_or_404(number, request)
     form = MilestonesForm(request.POST, mi=mi)
     if form.is_valid():
         values = form.changed_values()
         try:
             if values:
                 services.set_milestones(mi=mi, actor=request.user, values=values)
-            elif not selectors.can_manage(request.user, mi):
-                raise NotAllowed("only the incident commander or an ITSM manager may do this")
+            else:
+                selectors.ensure(request.user, "manage", mi)
         except NotAllowed:
             raise
         except DomainError as exc:
@@ -357,13 +364,13 @@ def _candidate_or_404(candidate_id: int) -> MajorIncidentCandidate:
 
 
 @require_GET
-@requires("incidents.declare_majorincident")
+@requires("declare")
 def candidate_list(request: HttpRequest) -> HttpResponse:
     return _render_candidates(request)
 
 
 @require_POST
-@requires("incidents.declare_majorincident")
+@requires("declare")
 def candidate_accept(request: HttpRequest, candidate_id: int) -> HttpResponse:
     candidate = _candidate_or_404(candidate_id)
     try:
@@ -380,7 +387,7 @@ def candidate_accept(request: HttpRequest, candidate_id: int) -> HttpResponse:
 
 
 @require_POST
-@requires("incidents.declare_majorincident")
+@requires("declare")
 def candidate_reject(request: HttpRequest, candidate_id: int) -> HttpResponse:
     candidate = _candidate_or_404(candidate_id)
     form = RejectCandidateForm(request.POST, prefix=f"c{candidate.pk}")

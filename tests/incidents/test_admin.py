@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -560,3 +561,97 @@ def test_ci_admin_delete_goes_through_services(
     assert not ConfigurationItem.objects.filter(pk=consumer.pk).exists()
     incident.refresh_from_db()
     assert incident.affected_users == 1
+
+
+# --- a property is edited as its type ------------------------------------------------------------
+
+MODE = "major_incident_auto_declare_mode"
+
+
+def test_a_choice_property_is_a_dropdown_and_saves_the_plain_value(
+    browser_for, sam, admin_form, django_capture_on_commit_callbacks
+):
+    prop = SystemProperty.objects.get(key=MODE)
+    client = browser_for(sam)
+    page = client.get(_url("incidents.SystemProperty", "change", prop.pk)).content.decode()
+    select = re.search(r'<select name="value"[^>]*>(.*?)</select>', page, re.S)
+    assert select, "the mode is a dropdown, not a text box for JSON"
+    options = re.findall(r'<option value="([^"]*)"( selected)?>', select.group(1))
+    assert options == [("declare", " selected"), ("propose", ""), ("off", "")]
+    data = admin_form(client.get(_url("incidents.SystemProperty", "change", prop.pk)))
+    data.update({"value": "propose", "_save": "Save"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(_url("incidents.SystemProperty", "change", prop.pk), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert SystemProperty.objects.get(key=MODE).value == "propose"
+    assert selectors.get_property(MODE) == "propose"
+
+
+def test_a_number_property_is_a_number_box_with_its_bounds(browser_for, sam):
+    prop = SystemProperty.objects.get(key=THRESHOLD)
+    page = browser_for(sam).get(_url("incidents.SystemProperty", "change", prop.pk)).content
+    box = re.search(r'<input type="number" name="value"[^>]*>', page.decode())
+    assert box, "the threshold is a number box"
+    assert 'value="50"' in box.group(0)
+    assert 'min="1"' in box.group(0) and 'max="10000000"' in box.group(0)
+
+
+def test_a_flag_property_would_be_a_checkbox():
+    from django import forms
+
+    from incidents.admin.properties import value_field
+    from incidents.properties import PropertySpec
+
+    flag = PropertySpec("some_flag", bool, False, "A flag")
+    assert isinstance(value_field(flag), forms.BooleanField)
+    assert isinstance(value_field(flag).widget, forms.CheckboxInput)
+    assert flag.validate(True) is True
+    with pytest.raises(ValueError):
+        flag.validate("yes")
+
+
+@pytest.mark.parametrize("who", ["alice", "sam"])
+def test_values_are_shown_plain_not_as_json(request, browser_for, who):
+    client = browser_for(request.getfixturevalue(who))
+    listing = client.get(_url("incidents.SystemProperty")).content.decode()
+    assert '"declare"' not in listing and "&quot;declare&quot;" not in listing
+    assert re.search(r'<td class="field-shown_value">declare</td>', listing)
+    prop = SystemProperty.objects.get(key=MODE)
+    page = client.get(_url("incidents.SystemProperty", "change", prop.pk)).content.decode()
+    assert "&quot;declare&quot;" not in page.split('id="changes-group"')[0]
+
+
+# --- a manager's tool ----------------------------------------------------------------------------
+
+
+def test_the_admin_is_mim_desks(browser_for, alice):
+    html = browser_for(alice).get("/admin/").content.decode()
+    assert "<title>Manage MIM Desk | MIM Desk admin</title>" in html
+    assert "MIM Desk administration</a>" in html
+    assert "Django administration" not in html and "Django site admin" not in html
+
+
+def _filter_fields(model_admin: Any) -> list[str]:
+    return [f if isinstance(f, str) else f[0] for f in model_admin.list_filter]
+
+
+@pytest.mark.parametrize("label", ADMIN_MODELS)
+def test_no_changelist_filters_a_field_twice(label):
+    from django.apps import apps
+
+    model_admin = admin.site._registry[apps.get_model(label)]
+    fields = _filter_fields(model_admin)
+    assert len(fields) == len(set(fields)), fields
+    # The date hierarchy above the list is a filter on its field already.
+    assert model_admin.date_hierarchy not in fields
+
+
+@pytest.mark.parametrize(
+    ("label", "title"),
+    [("incidents.Incident", "By security"), ("incidents.Incident", "By affected CI kind"),
+     ("incidents.MajorIncident", "By security")],
+)  # fmt: skip
+def test_filters_are_titled_in_words(browser_for, root, populated, label, title):
+    html = browser_for(root).get(_url(label)).content.decode()
+    assert title in html
+    assert "By is security" not in html and "By kind" not in html

@@ -241,9 +241,15 @@ def test_deeply_nested_json_in_an_admin_form_is_a_form_error(root, model):
     browser.force_login(root)
     field = "value" if model == "systemproperty" else "states"
     url = f"/admin/incidents/{model}/{row.pk}/change/"
+    before = getattr(row, field)
     response = browser.post(url, {field: "[" * 1000 + "]" * 1000, "name": "x", "order": 1})
     assert response.status_code == 200  # the form again, with its error
-    assert "Enter a valid JSON." in response.content.decode()
+    # A rule's states are a JSON field; a property's value is typed by the registry (a number
+    # box for this one), so it is refused as not a number rather than as bad JSON.
+    page = response.content.decode()
+    assert "Enter a valid JSON." in page or "Enter a whole number." in page
+    row.refresh_from_db()
+    assert getattr(row, field) == before
 
 
 def test_ci_picker_with_a_nul_is_400(tina):

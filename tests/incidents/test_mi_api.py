@@ -361,12 +361,22 @@ def test_every_endpoint_for_every_persona(
 
 
 def test_a_team_member_without_the_view_permission_reads_their_mi(
-    alice_api: APIClient, alice: Any, oscar: Any, oscar_api: APIClient, mi: MajorIncident
+    alice_api: APIClient,
+    alice: Any,
+    oscar: Any,
+    oscar_api: APIClient,
+    mi: MajorIncident,
+    make_incident: Callable[..., Incident],
 ) -> None:
     assert oscar_api.get(url(mi)).status_code == 403
     alice_api.post(url(mi, "roles/"), {"role": "scribe", "user": oscar.username}, format="json")
     assert bearer_client(fresh(oscar)).get(url(mi)).status_code == 200
-    assert bearer_client(fresh(oscar)).get("/api/major-incidents/").status_code == 403
+    # The list shows a team member without a role the MIs they are on, and only those.
+    other = declare(make_incident(short_description="another one"), alice)
+    listed = bearer_client(fresh(oscar)).get("/api/major-incidents/")
+    assert listed.status_code == 200
+    assert [row["number"] for row in listed.json()["results"]] == [mi.number]
+    assert bearer_client(fresh(oscar)).get(url(other)).status_code == 403
 
 
 # --- Lifecycle ------------------------------------------------------------------------------------

@@ -1,0 +1,318 @@
+"""No N+1 in the admin: every changelist costs the same queries for a few rows as for many.
+
+Each row points at its own related rows (its own assignee, IC, CI, …), so one query per row
+would show as a difference. Where a model allows only a few rows (one roster entry per role, one
+escalation policy per trigger) "many" is as many as it allows. The candidate queue and the MI
+list of the web pages are measured the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+
+from incidents import services
+from incidents.models import (
+    AutoDeclarationRule,
+    Change,
+    CIDependency,
+    ConfigurationItem,
+    EscalationFiring,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTrigger,
+    Incident,
+    MajorIncident,
+    MajorIncidentCandidate,
+    Problem,
+    RaciActivity,
+    RaciEntry,
+    RaciRole,
+    RoleRoster,
+    SystemProperty,
+    TimelineEntry,
+    TimelineKind,
+)
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+User = get_user_model()
+
+
+def _user(tag: str, i: int, *roles: str) -> Any:
+    return (
+        make_user(f"usr_{tag}_{i}", *roles)
+        if roles
+        else User.objects.create(username=f"usr_{tag}_{i}")
+    )
+
+
+def _incident(i: int, **fields: Any) -> Incident:
+    return Incident.objects.create(short_description=f"incident {i}", **fields)
+
+
+def _ci(i: int) -> ConfigurationItem:
+    return ConfigurationItem.objects.create(name=f"ci-{i}", kind="application", user_count=i)
+
+
+def _cis(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        _ci(i)
+
+
+def _dependencies(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        CIDependency.objects.create(consumer=_ci(i), provider=_ci(1000 + i))
+
+
+def _incidents(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        _incident(i, affected_ci=_ci(i), assigned_to=_user("assignee", i))
+
+
+def _problems(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        Problem.objects.create(
+            short_description=f"problem {i}",
+            assigned_to=_user("assignee", i),
+            created_by=_user("creator", i),
+        )
+
+
+def _changes(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        Change.objects.create(short_description=f"change {i}", implementer=_user("impl", i))
+
+
+def _timeline(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        TimelineEntry.objects.create(
+            incident=_incident(i), kind=TimelineKind.NOTE, message="n", actor=_user("actor", i)
+        )
+
+
+def _properties(start: int, stop: int) -> None:
+    if start == 0:
+        SystemProperty.objects.all().delete()
+    for i in range(start, stop):
+        SystemProperty.objects.create(key=f"zz_{i:03d}", value=i, updated_by=_user("editor", i))
+
+
+def _major_incidents(start: int, stop: int) -> None:
+    # Declared through the service: each with its own incident commander (a RoleAssignment).
+    for i in range(start, stop):
+        ic = _user("ic", i, "itsm_manager")
+        services.declare_major_incident(
+            incident=_incident(i), manager=ic, actor=ic, initial_impact_statement=f"down {i}"
+        )
+
+
+def _roster(start: int, stop: int) -> None:
+    for role in list(RaciRole.values)[start:stop]:
+        RoleRoster.objects.create(role=role, user=_user("oncall", hash(role) % 10_000))
+
+
+def _raci(start: int, stop: int) -> None:
+    if start == 0:
+        RaciActivity.objects.all().delete()
+    for i in range(start, stop):
+        activity = RaciActivity.objects.create(code=f"act-{i}", name=f"Activity {i}", order=i)
+        RaciEntry.objects.create(activity=activity, role=RaciRole.SCRIBE, letter="R")
+        RaciEntry.objects.create(activity=activity, role=RaciRole.TECHNICAL_LEAD, letter="C")
+
+
+def _rules(start: int, stop: int) -> None:
+    if start == 0:
+        AutoDeclarationRule.objects.all().delete()
+    for i in range(start, stop):
+        AutoDeclarationRule.objects.create(name=f"rule {i}", order=i, max_priority=1)
+
+
+def _candidates(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        rule = AutoDeclarationRule.objects.create(name=f"proposer {i}", order=100 + i)
+        MajorIncidentCandidate.objects.create(
+            incident=_incident(i),
+            rule=rule,
+            reason="P1",
+            status="rejected",
+            decided_by=_user("decider", i),
+            decided_at=timezone.now(),
+        )
+
+
+def _policies(start: int, stop: int) -> None:
+    if start == 0:
+        EscalationPolicy.objects.all().delete()
+    for trigger in list(EscalationTrigger.values)[start:stop]:
+        policy = EscalationPolicy.objects.create(name=f"policy {trigger}", trigger=trigger)
+        for order in (1, 2):
+            EscalationStep.objects.create(policy=policy, order=order, target_label="VP")
+
+
+def _firings(start: int, stop: int) -> None:
+    now = timezone.now()
+    for i in range(start, stop):
+        policy = EscalationPolicy.objects.order_by("id")[i % 4]
+        step = EscalationStep.objects.create(policy=policy, order=100 + i, target_label=f"x{i}")
+        mi = MajorIncident.objects.create(incident=_incident(i), impact_statement="x")
+        EscalationFiring.objects.create(
+            major_incident=mi, step=step, triggered_at=now, fired_at=now
+        )
+
+
+def _users(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        _user("person", i, "technician")
+
+
+def _groups(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        Group.objects.create(name=f"group {i}")
+
+
+def _periodic_tasks(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        every = IntervalSchedule.objects.create(every=i + 1, period="minutes")
+        PeriodicTask.objects.create(name=f"task {i}", task="x", interval=every)
+
+
+def _intervals(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        IntervalSchedule.objects.create(every=1000 + i, period="seconds")
+
+
+def _crontabs(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        CrontabSchedule.objects.create(minute=str(i % 60), hour=str(i % 24))
+
+
+def _solars(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        SolarSchedule.objects.create(event="sunrise", latitude=i, longitude=i)
+
+
+def _clocked(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        ClockedSchedule.objects.create(clocked_time=timezone.now() + timedelta(hours=i))
+
+
+# label -> (maker, few, many)
+CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
+    "incidents.ConfigurationItem": (_cis, 5, 50),
+    "incidents.CIDependency": (_dependencies, 5, 50),
+    "incidents.Incident": (_incidents, 5, 50),
+    "incidents.Problem": (_problems, 5, 50),
+    "incidents.Change": (_changes, 5, 50),
+    "incidents.TimelineEntry": (_timeline, 5, 50),
+    "incidents.SystemProperty": (_properties, 5, 50),
+    "incidents.MajorIncident": (_major_incidents, 5, 50),
+    "incidents.RoleRoster": (_roster, 2, len(RaciRole.values)),
+    "incidents.RaciActivity": (_raci, 5, 50),
+    "incidents.AutoDeclarationRule": (_rules, 5, 50),
+    "incidents.MajorIncidentCandidate": (_candidates, 5, 50),
+    "incidents.EscalationPolicy": (_policies, 2, len(EscalationTrigger.values)),
+    "incidents.EscalationFiring": (_firings, 5, 50),
+    "auth.User": (_users, 5, 50),
+    "auth.Group": (_groups, 5, 50),
+    "django_celery_beat.PeriodicTask": (_periodic_tasks, 5, 50),
+    "django_celery_beat.IntervalSchedule": (_intervals, 5, 50),
+    "django_celery_beat.CrontabSchedule": (_crontabs, 5, 50),
+    "django_celery_beat.SolarSchedule": (_solars, 5, 50),
+    "django_celery_beat.ClockedSchedule": (_clocked, 5, 50),
+}
+
+
+def test_every_changelist_is_measured() -> None:
+    assert set(CHANGELISTS) == {model._meta.label for model in admin.site._registry}
+
+
+def _queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, response.content.decode()[:500]
+    return len(ctx.captured_queries)
+
+
+def _rows_shown(client: Client, url: str) -> int:
+    return client.get(url).context["cl"].result_count
+
+
+@pytest.mark.parametrize("label", CHANGELISTS)
+def test_changelist_query_count_does_not_grow_with_rows(browser_for, root, label):
+    make, few, many = CHANGELISTS[label]
+    app, model = label.lower().split(".")
+    url = f"/admin/{app}/{model}/"
+    client = browser_for(root)
+    client.get(url)  # the session and content types are warm
+
+    make(0, few)
+    shown_few, with_few = _rows_shown(client, url), _queries(client, url)
+    make(few, many)
+    shown_many, with_many = _rows_shown(client, url), _queries(client, url)
+    assert shown_many - shown_few >= many - few, "the rows made are listed"
+    assert with_many == with_few, (
+        f"{label}: {with_few} queries for {few} rows, {with_many} for {many}"
+    )
+
+
+# --- the web lists -----------------------------------------------------------------------------
+
+
+def _web_queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize(
+    ("url", "make"),
+    [("/major-incidents/", _major_incidents), ("/major-incidents/candidates/", _candidates)],
+)
+def test_web_list_query_count_does_not_grow_with_rows(alice, url, make):
+    client = Client()
+    client.force_login(alice)
+    client.get(url)
+    make(0, 5)
+    few = _web_queries(client, url)
+    make(5, 50)
+    many = _web_queries(client, url)
+    assert many == few, f"{url}: {few} queries for 5 rows, {many} for 50"
+
+
+def test_pending_candidates_query_count_does_not_grow(alice):
+    """The queue's pending half: each candidate with its incident, CI and rule."""
+    client = Client()
+    client.force_login(alice)
+
+    def add(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            rule = AutoDeclarationRule.objects.create(name=f"pending {i}", order=200 + i)
+            MajorIncidentCandidate.objects.create(
+                incident=_incident(i, affected_ci=_ci(i)), rule=rule, reason="P1"
+            )
+
+    url = "/major-incidents/candidates/"
+    client.get(url)
+    add(0, 5)
+    few = _web_queries(client, url)
+    add(5, 50)
+    assert _web_queries(client, url) == few

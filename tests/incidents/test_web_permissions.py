@@ -1,0 +1,315 @@
+"""Every web page and form, for every persona: the web's answer to the API's permission matrix.
+
+People: anonymous, oscar (no role), lee (legal), tina (technician, on no MI team), alice
+(itsm_manager), sam (super_admin), and on one MI's team: ian (a technician, its incident
+commander), sue (a technician, its scribe) and gus (no role at all, its scribe).
+
+Legal's expectations follow the README's API table (legal reads CIs and major incidents, not
+incidents). Legal's grants are another change's (a data migration); until it has landed, the
+legal cases that differ from today's grants are expected failures, and run for real after.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from incidents import services
+from incidents.models import (
+    AutoDeclarationRule,
+    Incident,
+    MajorIncident,
+    MajorIncidentCandidate,
+    RaciRole,
+    TimelineEntry,
+)
+from incidents.web.forms import DATETIME_LOCAL, MilestonesForm
+from tests.incidents.mi_fixtures import declare
+
+PERSONAS = ["anonymous", "oscar", "lee", "tina", "alice", "sam", "ian", "sue", "gus"]
+LOGIN = "login"  # anonymous: a redirect to the login page
+
+
+def codes(default: int = 403, **by_persona: int | str) -> dict[str, int | str]:
+    table: dict[str, int | str] = dict.fromkeys(PERSONAS, default)
+    table["anonymous"] = LOGIN
+    table.update(by_persona)
+    return table
+
+
+_TECHS = ("tina", "ian", "sue")
+_MANAGERS = ("alice", "sam")
+
+
+def _ok(code: int, *people: str, **others: int | str) -> dict[str, int | str]:
+    return codes(**dict.fromkeys(people, code), **others)
+
+
+READ_INCIDENTS = _ok(200, *_TECHS, *_MANAGERS)  # README: not legal
+WORK = _ok(302, *_TECHS, *_MANAGERS)
+WORK_PAGE = _ok(200, *_TECHS, *_MANAGERS)
+READ_CIS = _ok(200, *_TECHS, *_MANAGERS, "lee")  # README: "read: all roles"
+# Every role reads MIs (README); the team reads its own MI whatever its role (DESIGN, guardian).
+READ_MI = _ok(200, *_TECHS, *_MANAGERS, "lee", "gus")
+RUN_MI = _ok(302, *_MANAGERS, "ian")  # its incident commander, ITSM managers, super admins
+DECLARE = _ok(302, *_MANAGERS)
+DECLARE_PAGE = _ok(200, *_MANAGERS)
+EVERYONE = codes(**dict.fromkeys(PERSONAS, 302))
+LOGIN_PAGE = codes(**dict.fromkeys(PERSONAS, 200))
+STAFF = codes(**{**dict.fromkeys(PERSONAS, "admin login"), "alice": 200, "sam": 200})
+
+
+def _edit_body(w: dict[str, Any]) -> dict[str, Any]:
+    incident: Incident = w["incident"]
+    return {
+        "short_description": incident.short_description,
+        "description": "More detail",
+        "caller": "",
+        "channel": incident.channel,
+        "affected_ci": incident.affected_ci_id,
+        "ci_q": "",
+        "impact": incident.impact,
+        "urgency": incident.urgency,
+        "priority": "",
+        "assignment_group": "",
+        "assigned_to": "",
+        "is_security": "",
+        "impact_started_at": "",
+        "detected_at": "",
+        "state": incident.state,
+    }
+
+
+def _mi_edit_body(w: dict[str, Any]) -> dict[str, Any]:
+    """The MI page's edit form as it shows the MI, with a new summary."""
+    mi = MajorIncident.objects.by_number(w["keys"]["mi"]).get()
+    return {
+        "edit-impact_statement": mi.impact_statement,
+        "edit-summary": "Card payments fail in the EU",
+        "edit-bridge_link": mi.bridge_link,
+    }
+
+
+def _milestones_body(w: dict[str, Any]) -> dict[str, Any]:
+    """The milestones form as the page shows it, unchanged: the no-op that still needs "manage"."""
+    mi = MajorIncident.objects.by_number(w["keys"]["mi"]).get()
+    form = MilestonesForm(mi=mi)
+    return {name: form[name].value().strftime(DATETIME_LOCAL) if form[name].value() else ""
+            for name in form.fields}  # fmt: skip
+
+
+_NEW = {
+    "short_description": "VPN drops every 10 minutes",
+    "channel": "phone",
+    "impact": "3",
+    "urgency": "3",
+    "ci_q": "",
+}
+
+# (name, url name, method, path, body, expected by persona); paths and bodies read the world.
+Case = tuple[str, str, str, str, Any, dict[str, int | str]]
+MATRIX: list[Case] = [
+    ("home", "home", "get", "/", None, EVERYONE),
+    ("login page", "login", "get", "/accounts/login/", None, LOGIN_PAGE),
+    ("logout", "logout", "post", "/accounts/logout/", {}, EVERYONE),
+    ("admin index", "admin", "get", "/admin/", None, STAFF),
+    ("incident list", "incidents:list", "get", "/incidents/", None, READ_INCIDENTS),
+    ("incident new form", "incidents:create", "get", "/incidents/new/", None, WORK_PAGE),
+    ("incident create", "incidents:create", "post", "/incidents/new/", _NEW, WORK),
+    ("ci search", "incidents:ci_search", "get", "/incidents/cis/search/?ci_q=chec", None, READ_CIS),
+    ("ci impact", "incidents:ci_impact", "get", "/incidents/cis/{ci}/impact/", None, READ_CIS),
+    ("incident page", "incidents:detail", "get", "/incidents/{inc}/", None, READ_INCIDENTS),
+    ("incident edit form", "incidents:edit", "get", "/incidents/{inc}/edit/", None, WORK_PAGE),
+    ("incident edit", "incidents:edit", "post", "/incidents/{inc}/edit/", _edit_body, WORK),
+    ("incident acknowledge", "incidents:acknowledge", "post", "/incidents/{inc}/acknowledge/",
+     {}, WORK),
+    ("incident resolve", "incidents:resolve", "post", "/incidents/{inc}/resolve/",
+     {"resolution_notes": "Restarted the pool"}, WORK),
+    ("incident link", "incidents:link", "post", "/incidents/{inc}/link/", {"parent": "{parent}"},
+     WORK),
+    ("incident declare", "incidents:declare", "post", "/incidents/{spare}/declare/",
+     {"major_incident_manager": "usr_alice_johnson", "initial_impact_statement": "EU cannot pay"},
+     DECLARE),
+    ("mi list", "majors:list", "get", "/major-incidents/", None, READ_MI),
+    ("mi page", "majors:detail", "get", "/major-incidents/{mi}/", None, READ_MI),
+    ("war room", "war_room", "get", "/war-rooms/{mi}/", None, EVERYONE),
+    ("mi move", "majors:transition", "post", "/major-incidents/{mi}/transition/",
+     {"to": "investigating"}, RUN_MI),
+    ("mi edit", "majors:edit", "post", "/major-incidents/{mi}/edit/", _mi_edit_body, RUN_MI),
+    ("mi cancel", "majors:transition", "post", "/major-incidents/{mi}/transition/",
+     {"to": "cancelled", "reason": "Declared in error"}, DECLARE),
+    ("mi assign role", "majors:assign_role", "post", "/major-incidents/{mi}/roles/",
+     {"role": "support_lead", "user": "usr_tina_tech"}, RUN_MI),
+    ("mi remove role", "majors:remove_role", "post", "/major-incidents/{mi}/roles/{holder}/remove/",
+     {}, RUN_MI),
+    ("mi milestones", "majors:milestones", "post", "/major-incidents/{mi}/milestones/",
+     _milestones_body, RUN_MI),
+    ("candidate queue", "majors:candidates", "get", "/major-incidents/candidates/", None,
+     DECLARE_PAGE),
+    ("candidate accept", "majors:candidate_accept", "post",
+     "/major-incidents/candidates/{candidate}/accept/", {}, DECLARE),
+    ("candidate reject", "majors:candidate_reject", "post",
+     "/major-incidents/candidates/{candidate}/reject/", {"c{candidate}-reason": "Maintenance"},
+     DECLARE),
+]  # fmt: skip
+
+# Cases whose answer for legal the README changes from today's grants: (case, permission whose
+# grant decides it, whether legal should hold it).
+LEGAL_README = {
+    "incident list": ("view_incident", False),
+    "incident page": ("view_incident", False),
+    "ci search": ("view_configurationitem", True),
+    "ci impact": ("view_configurationitem", True),
+}
+
+
+@pytest.fixture
+def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> dict[str, Any]:
+    ci = make_ci("Checkout", users=10)
+    incident = make_incident(short_description="Checkout slow", affected_ci=ci, impact=3, urgency=3)
+    parent = make_incident(short_description="Everything is slow", impact=3, urgency=3)
+    spare = make_incident(short_description="Payments slow", impact=2, urgency=2)
+    mi = declare(make_incident(short_description="Gateway 503s", impact=2, urgency=2), alice)
+    ian = person("usr_ian_ic", "technician")
+    sue = person("usr_sue_scribe", "technician")
+    gus = person("usr_gus_guest")
+    services.assign_role(mi=mi, role=RaciRole.MAJOR_INCIDENT_MANAGER, user=ian, actor=alice)
+    services.assign_role(mi=mi, role=RaciRole.SCRIBE, user=sue, actor=alice)
+    services.assign_role(mi=mi, role=RaciRole.SCRIBE, user=gus, actor=alice)
+    holder = services.assign_role(
+        mi=mi, role=RaciRole.TECHNICAL_LEAD, user=person("usr_hal_lead", "technician"), actor=alice
+    )
+    candidate = MajorIncidentCandidate.objects.create(
+        incident=make_incident(short_description="Search empty", impact=2, urgency=2),
+        rule=AutoDeclarationRule.objects.order_by("order").first(),
+        reason="P2 unacknowledged for 20 min",
+    )
+    return {
+        "users": {
+            "oscar": oscar,
+            "lee": lee,
+            "tina": tina,
+            "alice": alice,
+            "sam": sam,
+            "ian": ian,
+            "sue": sue,
+            "gus": gus,
+        },
+        "incident": incident,
+        "keys": {
+            "inc": incident.number,
+            "parent": parent.number,
+            "spare": spare.number,
+            "ci": ci.pk,
+            "mi": mi.number,
+            "holder": holder.pk,
+            "candidate": candidate.pk,
+        },
+    }
+
+
+def _fill(template: Any, w: dict[str, Any]) -> Any:
+    if callable(template):
+        return template(w)
+    if isinstance(template, str):
+        return template.format(**w["keys"])
+    if isinstance(template, dict):
+        return {_fill(k, w): _fill(v, w) for k, v in template.items()}
+    return template
+
+
+def _client(w: dict[str, Any], persona: str) -> Client:
+    client = Client()
+    if persona != "anonymous":
+        client.force_login(w["users"][persona])
+    return client
+
+
+def _legal_grants_are_the_readmes(name: str) -> bool:
+    codename, holds = LEGAL_README[name]
+    return Group.objects.filter(name="legal", permissions__codename=codename).exists() == holds
+
+
+CODENAME = re.compile(r"\b[a-z_]+\.(view|add|change|delete|declare|manage)_[a-z_]+\b")
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize(
+    ("name", "method", "path", "body", "expected"),
+    [pytest.param(name, m, p, b, e, id=name) for name, _, m, p, b, e in MATRIX],
+)
+def test_page_permissions(world, persona, name, method, path, body, expected):
+    if persona == "lee" and name in LEGAL_README and not _legal_grants_are_the_readmes(name):
+        pytest.xfail("legal's grants do not match the README yet (the data migration fixing them)")
+    rows_before = TimelineEntry.objects.count()
+    response = getattr(_client(world, persona), method)(_fill(path, world), _fill(body, world))
+    want = expected[persona]
+    if want == LOGIN:
+        assert response.status_code == 302, response.content[:300]
+        assert response["Location"].startswith("/accounts/login/?next=")
+    elif want == "admin login":
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+    else:
+        assert response.status_code == want, response.content.decode()[:2000]
+    if response.status_code == 403:
+        page = response.content.decode()
+        assert re.search(r"Only .+ may |needs the .+ role", page), page  # says who may…
+        assert not CODENAME.search(page)  # …in words, never as a permission codename
+    if method == "post" and (response.status_code == 403 or want == LOGIN):
+        assert TimelineEntry.objects.count() == rows_before  # a refused write wrote nothing
+
+
+def _names(patterns: list[Any], namespace: str = "") -> set[str]:
+    found: set[str] = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace in ("admin", None) and pattern.app_name == "admin":
+                found.add("admin")
+                continue
+            if str(pattern.pattern).startswith("api/"):
+                continue  # the API has its own matrix (test_api_permissions, test_mi_api)
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            found |= _names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern):
+            found.add(f"{namespace}{pattern.name or ''}")
+    return found
+
+
+def test_every_web_url_is_in_the_matrix() -> None:
+    """A page added later without a row here fails this test, not silently the matrix."""
+    assert _names(get_resolver().url_patterns) == {url_name for _, url_name, *_ in MATRIX}
+
+
+def test_the_mi_team_member_without_a_role_reads_it_on_the_web_as_in_the_api(world) -> None:
+    """The defect: the API let gus (no role, the MI's scribe) read the MI, its page said 403."""
+    gus = world["users"]["gus"]
+    mi = world["keys"]["mi"]
+    web = _client(world, "gus")
+    assert web.get(f"/major-incidents/{mi}/").status_code == 200
+    listed = web.get("/major-incidents/").content.decode()
+    assert re.findall(r">(MI\d{7})<", listed) == [mi]
+
+    from tests.conftest import bearer_client
+
+    assert bearer_client(gus).get(f"/api/major-incidents/{mi}/").status_code == 200
+    spare = Incident.objects.by_number(world["keys"]["spare"]).get()
+    other = declare(spare, world["users"]["alice"])
+    assert web.get(f"/major-incidents/{other.number}/").status_code == 403
+    assert bearer_client(gus).get(f"/api/major-incidents/{other.number}/").status_code == 403
+    assert MajorIncident.objects.count() == 2
+
+
+@pytest.mark.parametrize("persona", ["tina", "sue", "gus", "lee"])
+def test_who_may_not_run_the_mi_is_told_who_may(world, persona: str) -> None:
+    mi = world["keys"]["mi"]
+    response = _client(world, persona).post(
+        f"/major-incidents/{mi}/transition/", {"to": "investigating"}
+    )
+    assert response.status_code == 403
+    assert "incident commander" in response.content.decode()
