@@ -175,9 +175,19 @@ def auto_declare_sweep(*, now: datetime | None = None) -> list[Outcome]:
     """The periodic backstop: evaluate every open candidate incident once."""
     if get_property("major_incident_auto_declare_mode") == "off":
         return []
+    return evaluate_incidents(sweep_candidates(), now=now)
+
+
+def evaluate_incidents(
+    incident_ids: Iterable[int], *, now: datetime | None = None
+) -> list[Outcome]:
+    """Run the rules over each of ``incident_ids`` (a CMDB change, the sweep); the outcomes that
+    did something."""
+    if get_property("major_incident_auto_declare_mode") == "off":
+        return []
     rules = list(AutoDeclarationRule.objects.filter(enabled=True))
     outcomes = []
-    for incident_id in sweep_candidates():
+    for incident_id in incident_ids:
         try:
             outcome = evaluate_incident(incident_id, now=now, rules=rules)
         except Conflict:
