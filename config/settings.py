@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("MIM_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -233,6 +234,8 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 # wait, a sweep starts on time. A periodic task added later gets its route here; a test checks
 # that every beat row's task is routed to `periodic`.
 CELERY_TASK_DEFAULT_QUEUE = "events"
+# Both declared, so a worker started without -Q consumes both.
+CELERY_TASK_QUEUES = (Queue("events"), Queue("periodic"))
 CELERY_TASK_ROUTES = {
     name: {"queue": "periodic"}
     for name in (
@@ -250,6 +253,8 @@ if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT")
 CELERY_TASK_ACKS_LATE = True
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's transport, writing each message atomically (config/broker.py says why).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
