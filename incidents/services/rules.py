@@ -113,6 +113,11 @@ def evaluate_incident(
     mode = get_property("major_incident_auto_declare_mode")
     if mode == "off":
         return Outcome(incident_id, "", "auto-declaration is off")
+    # Most incidents are no candidate for any rule (not a P1, or declared already): say so from
+    # a read, without a transaction. On SQLite every transaction takes the database's write lock,
+    # and the web server's writes would queue behind each of these.
+    if not sweep_candidates(among=[incident_id]):
+        return Outcome(incident_id, "", "no rule can match it (closed, declared, or its priority)")
     now = now or timezone.now()
     rules = (
         list(rules) if rules is not None else list(AutoDeclarationRule.objects.filter(enabled=True))

@@ -26,7 +26,8 @@ import pytest
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_prerun
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import ModelEntry
 from kombu import Connection
@@ -135,6 +136,19 @@ def test_a_p1_a_cmdb_edit_pushes_over_the_threshold_is_declared(
     assert mi.incident_id == p1.pk
     assert mi.trigger_rule.name == "P1 reaching many users"
     assert _stale([p1, *others]) == []
+
+
+def test_evaluating_an_incident_no_rule_could_match_takes_no_write_lock(
+    make_incident, django_assert_max_num_queries
+):
+    """Most writes are no P1: their rule task must not queue behind, nor hold up, the web
+    server's writes (on SQLite every transaction takes the database's write lock)."""
+    p3 = make_incident(impact=3, urgency=3)
+    with CaptureQueriesContext(connection) as queries:
+        outcome = services.evaluate_incident(p3.pk)
+    assert outcome.action == ""
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert statements and set(statements) == {"SELECT"}, statements
 
 
 # --- Nothing lost -------------------------------------------------------------------------------
