@@ -14,6 +14,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from config import keyfile
 
@@ -294,24 +295,66 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Two queues (DESIGN, "Periodic tasks"): the tasks beat runs go to `periodic`, everything else to
+# `events`; `make run` gives each queue a worker of its own, so however many per-event messages
+# wait, a sweep starts on time. A periodic task added later gets its route here; a test checks
+# that every beat row's task is routed to `periodic`.
+CELERY_TASK_DEFAULT_QUEUE = "events"
+# Both declared, so a worker started without -Q consumes both.
+CELERY_TASK_QUEUES = (Queue("events"), Queue("periodic"))
+CELERY_TASK_ROUTES = {
+    name: {"queue": "periodic"}
+    for name in (
+        "incidents.tasks.auto_declare",
+        "incidents.tasks.evaluate_escalations",
+        "incidents.tasks.reconcile",
+    )
+}
+# Every task is stopped if it runs away: SoftTimeLimitExceeded first (its transaction rolls back,
+# what it owes stays recorded for the next run), the pool kills it at the hard limit. The
+# prefork pool enforces both; the threads and solo pools enforce neither.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT")
+CELERY_TASK_ACKS_LATE = True
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's transport, writing each message atomically (config/broker.py says why).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # kombu writes its exchange tables (the workers' control/pidbox fanout) to ./control
+        # unless told otherwise: keep them with the rest of the broker, out of the checkout.
+        "control_folder": str(_broker_dir / "control"),
+        # The worker sleeps this long whenever its prefetch is full or the folder is empty
+        # (kombu's default, 1 s, capped a worker at ~2 tasks/s); each poll is one listdir.
+        "polling_interval": 0.1,
     }
+    # This transport deletes a message when it is read, so acks-late protects nothing here and
+    # a larger prefetch loses nothing more: the database records what a lost message owed.
+    CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+else:
+    # One message reserved per process: with acks-late, a reserved message waits unacknowledged
+    # behind at most one running task, so it is unacknowledged for at most two hard limits.
+    CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+    # Redis (and SQS) redeliver a message not acknowledged within the visibility timeout: a
+    # worker killed mid-task loses nothing, its message comes back. It must exceed the longest
+    # a message can stay unacknowledged (two hard limits, above), or a slow task would be
+    # handed to a second worker while the first still runs it; much longer only delays the
+    # redelivery (the default is an hour).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3 * CELERY_TASK_TIME_LIMIT}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

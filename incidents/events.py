@@ -6,10 +6,13 @@ objects: the receiver re-reads what it needs.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import transaction
 from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
 
 # major_incident_id, actor_id (None for a rule)
 major_incident_declared = Signal()
@@ -26,5 +29,34 @@ major_incident_proposed = Signal()
 
 
 def send_after_commit(signal: Signal, **kwargs: Any) -> None:
-    """Send ``signal`` once the current transaction commits (at once outside a transaction)."""
-    transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
+    """Send ``signal`` once the current transaction commits (at once outside a transaction).
+
+    Every receiver runs even if another fails (``send_robust``), and a failure is logged with its
+    traceback; the hook itself is robust too, so a failure here never drops the transaction's
+    other after-commit hooks (its messages, the other signals). The change is committed already:
+    a receiver's failure must not turn into the caller's error.
+    """
+    name = _NAMES.get(id(signal), "a domain signal")
+
+    # (A function, not a functools.partial: Django logs a robust hook's failure by its
+    # __qualname__, which a partial lacks.)
+    def send_signal() -> None:
+        _send_robust(signal, name, kwargs)
+
+    send_signal.__qualname__ = f"send_signal[{name}]"
+    transaction.on_commit(send_signal, robust=True)
+
+
+def _send_robust(signal: Signal, name: str, kwargs: dict[str, Any]) -> None:
+    for receiver, result in signal.send_robust(sender=None, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "receiver %s of %s failed (%s)",
+                getattr(receiver, "__qualname__", receiver),
+                name,
+                ", ".join(f"{k}={v!r}" for k, v in sorted(kwargs.items())),
+                exc_info=result,
+            )
+
+
+_NAMES = {id(value): name for name, value in list(globals().items()) if isinstance(value, Signal)}

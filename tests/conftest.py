@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -47,10 +48,12 @@ def reseed_reference_data() -> None:
     roles = importlib.import_module(migrations + "0002_role_groups_and_system_properties")
     defaults = importlib.import_module(migrations + "0004_major_incident_defaults")
     legal = importlib.import_module(migrations + "0005_legal_reads_cis_not_incidents")
+    schedules = importlib.import_module(migrations + "0008_reconcile_schedule_and_beat_expiry")
     roles.grant_roles(apps)
     roles.create_properties(apps, None)
     defaults.seed_defaults(apps)
     legal.set_legal_permissions(apps)  # after grant_roles, whose legal group it corrects
+    schedules.seed_schedules(apps)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -97,6 +100,40 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         with item.config.stash[blocking_manager_key].unblock():
             reseed_reference_data()
     return result
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.name == "incidents.events" or "in on_commit()" in message:
+            self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def _after_commit_errors_fail_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After-commit hooks and domain-signal receivers are robust: in production a failure is
+    logged, not raised, because the change is committed already. Here a failure would then pass
+    unseen (an eager task that raised, a receiver that broke), so it fails the test, unless the
+    test is about exactly that (``@pytest.mark.after_commit_errors``)."""
+    handler = _ErrorRecords()
+    loggers = [logging.getLogger(name) for name in ("django", "incidents.events")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("after_commit_errors") is None:
+        first = handler.records[0]
+        detail = logging.Formatter().formatException(first.exc_info) if first.exc_info else ""
+        pytest.fail(
+            f"{len(handler.records)} after-commit failure(s) logged: {first.getMessage()}\n{detail}"
+        )
 
 
 @pytest.fixture(autouse=True)

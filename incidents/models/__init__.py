@@ -13,6 +13,7 @@ from .cmdb import (
     CIKind,
     ConfigurationItem,
     Criticality,
+    PendingImpactRefresh,
 )
 from .majors import (
     MILESTONES,
@@ -96,6 +97,7 @@ __all__ = [
     "MajorIncidentUserObjectPermission",
     "NumberedModel",
     "NumberedQuerySet",
+    "PendingImpactRefresh",
     "Priority",
     "Problem",
     "ProblemState",

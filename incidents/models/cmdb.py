@@ -80,3 +80,26 @@ class CIDependency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer} → {self.provider}"
+
+
+class PendingImpactRefresh(models.Model):
+    """A CMDB change whose effect on the affected users of open incidents is not applied yet.
+
+    Written in the transaction of the change itself, so the change and the record of the work it
+    owes commit together; the refresh that applies it deletes the row in its own transaction. A
+    lost message (a worker killed while it held it, a broker that lost it) leaves the row behind,
+    and the every-minute ``incidents.tasks.reconcile`` applies it (DESIGN, "Periodic tasks").
+
+    One row per change, not one per CI: a refresh deletes exactly the rows it claimed, so a change
+    committed while it ran keeps its own row. ``ci_id`` is not a foreign key on purpose: a row
+    must outlive the CI it names (a deleted CI is a change too), and taking it must not lock CIs.
+    """
+
+    ci_id = models.BigIntegerField(db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "pending impact refresh"
+
+    def __str__(self) -> str:
+        return f"CI {self.ci_id} changed at {self.created_at:%Y-%m-%d %H:%M:%S}"

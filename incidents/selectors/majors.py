@@ -271,11 +271,12 @@ def raci_holders(mi: MajorIncident, activity_code: str) -> dict[str, list[User]]
     }
 
 
-def sweep_candidates() -> list[int]:
+def sweep_candidates(among: Iterable[int] | None = None) -> list[int]:
     """Open incidents without an MI or a proposal that some enabled rule could match.
 
     Reads only open incidents (the partial index ``incident_open_by_priority``), so its cost
-    follows the open ones, not the history.
+    follows the open ones, not the history. ``among`` narrows it to those ids (the incidents a
+    CMDB change just touched).
     """
     rules = list(AutoDeclarationRule.objects.filter(enabled=True))
     if not rules:
@@ -288,4 +289,6 @@ def sweep_candidates() -> list[int]:
     )
     if all(rule.max_priority is not None for rule in rules):
         queryset = queryset.filter(priority__lte=max(r.max_priority or 5 for r in rules))
+    if among is not None:
+        queryset = queryset.filter(pk__in=sorted(set(among)))
     return list(queryset.order_by("id").values_list("pk", flat=True))

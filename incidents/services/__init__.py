@@ -9,6 +9,7 @@ functions and hold no rules of their own. Modules import only downward: ``common
 from . import tokens
 from .cmdb import (
     delete_configuration_item,
+    reconcile_affected_users,
     refresh_affected_users_now,
     save_configuration_item,
     set_dependencies,
@@ -19,6 +20,7 @@ from .common import (
 )
 from .enqueue import (
     evaluate_rules_after_commit,
+    evaluate_rules_of_incidents_after_commit,
     refresh_affected_users,
 )
 from .escalations import (
@@ -58,6 +60,7 @@ from .rules import (
     auto_declare_sweep,
     dry_run,
     evaluate_incident,
+    evaluate_incidents,
     match_rule,
     pick_commander,
     reject_candidate,
@@ -86,10 +89,13 @@ __all__ = [
     "dry_run",
     "evaluate_escalations",
     "evaluate_incident",
+    "evaluate_incidents",
     "evaluate_rules_after_commit",
+    "evaluate_rules_of_incidents_after_commit",
     "link_incident",
     "match_rule",
     "pick_commander",
+    "reconcile_affected_users",
     "record",
     "refresh_affected_users",
     "refresh_affected_users_now",

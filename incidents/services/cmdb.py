@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from ..errors import DomainError
 from ..models import (
@@ -13,40 +15,117 @@ from ..models import (
     CIDependency,
     ConfigurationItem,
     Incident,
+    PendingImpactRefresh,
+    TimelineEntry,
     TimelineKind,
 )
 from ..selectors import cmdb
 from ..selectors.actors import Actor
-from .common import record
-from .enqueue import evaluate_rules_after_commit, refresh_affected_users
+from ..selectors.majors import sweep_candidates
+from .enqueue import evaluate_rules_of_incidents_after_commit, refresh_affected_users
+
+# A reconcile claims at most this many recorded changes per transaction, and stops after
+# RECONCILE_MAX_BATCHES of them: the next run, a minute later, goes on where it stopped.
+RECONCILE_BATCH = 200
+RECONCILE_MAX_BATCHES = 50
 
 
-@transaction.atomic
 def refresh_affected_users_now(ci_ids: Iterable[int]) -> int:
-    """Recompute ``affected_users`` of open incidents whose impact reaches any of ``ci_ids``.
+    """Apply a CMDB change to the open incidents it reaches: ``affected_users`` and a timeline
+    row for each incident whose figure changed; then one task runs the auto-declaration rules
+    over the few that a rule could now match. Returns how many incidents changed.
 
-    Closed and resolved incidents keep the figure they had: it is what the outage reached then.
-    Idempotent: incidents already showing the current figure are left alone. Returns how many
-    incidents changed.
+    ``ci_ids`` are the CIs one change touched (the per-event task). The rows that recorded the
+    change (``PendingImpactRefresh``) are deleted in the same transaction as the update, so a
+    run that dies half-way leaves them for the reconcile. Idempotent: incidents already showing
+    the current figure are left alone. Closed and resolved incidents keep the figure they had:
+    it is what the outage reached then.
     """
-    changed = 0
-    for ci_id in cmdb.open_incident_cis_reaching(ci_ids):
-        users = cmdb.affected_users(ci_id)
-        stale = Incident.objects.filter(
-            affected_ci_id=ci_id, state__in=OPEN_INCIDENT_STATES
-        ).exclude(affected_users=users)
-        for incident in stale.select_for_update():
-            old = incident.affected_users
-            incident.affected_users = users
-            incident.save(update_fields=["affected_users", "updated_at"])
-            evaluate_rules_after_commit(incident)
-            record(
-                incident,
-                TimelineKind.IMPACT_CHANGED,
-                f"Affected users {old} → {users} after a CMDB change",
-                data={"from": old, "to": users},
+    ids = sorted(set(ci_ids))
+    with transaction.atomic():
+        # skip_locked: rows another refresh holds are its to delete; it recomputes them too.
+        claimed = list(
+            PendingImpactRefresh.objects.select_for_update(skip_locked=True)
+            .filter(ci_id__in=ids)
+            .values_list("pk", flat=True)
+        )
+        changed = _apply_cmdb_change(ids)
+        PendingImpactRefresh.objects.filter(pk__in=claimed).delete()
+    return len(changed)
+
+
+def reconcile_affected_users() -> int:
+    """The backstop: apply every recorded CMDB change whose refresh never ran (a lost message,
+    a killed worker). Safe to run beside the per-event refresh and beside itself: each claims
+    rows with ``select_for_update(skip_locked=True)`` and deletes only the rows it claimed.
+    Returns how many incidents changed."""
+    changed_total = 0
+    for _ in range(RECONCILE_MAX_BATCHES):
+        with transaction.atomic():
+            claimed = list(
+                PendingImpactRefresh.objects.select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", "ci_id")[:RECONCILE_BATCH]
             )
-            changed += 1
+            if not claimed:
+                break
+            changed = _apply_cmdb_change({ci_id for _, ci_id in claimed})
+            PendingImpactRefresh.objects.filter(pk__in=[pk for pk, _ in claimed]).delete()
+        changed_total += len(changed)
+    return changed_total
+
+
+def _apply_cmdb_change(ci_ids: Iterable[int]) -> list[int]:
+    """Set ``affected_users`` of the open incidents reached by ``ci_ids``; the ids that changed.
+
+    A handful of statements per change, however many incidents it reaches: one walk for the
+    incidents' CIs, one lock, one walk for all their figures, one UPDATE per distinct new figure,
+    one bulk INSERT of timeline rows. The caller holds the transaction.
+    """
+    roots = cmdb.open_incident_cis_reaching(ci_ids)
+    if not roots:
+        return []
+    # Lock first, compute after: a refresh that read the CMDB before a newer change committed
+    # would otherwise write its older figure over the newer one. The newer change waits for this
+    # lock, then computes from the CMDB as it is. Ascending ids, so two refreshes over the same
+    # incidents queue behind each other instead of deadlocking.
+    incidents = list(
+        Incident.objects.select_for_update()
+        .filter(affected_ci_id__in=roots, state__in=OPEN_INCIDENT_STATES)
+        .order_by("pk")
+        .values_list("pk", "affected_ci_id", "affected_users")
+    )
+    users = cmdb.affected_users_by_ci(roots)
+    stale: dict[int, list[tuple[int, int]]] = defaultdict(list)  # new figure -> (id, old)
+    for pk, ci_id, old in incidents:
+        new = users.get(ci_id, 0)
+        if new != old:
+            stale[new].append((pk, old))
+    now = timezone.now()
+    for new, rows in stale.items():
+        Incident.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            affected_users=new, updated_at=now
+        )
+    TimelineEntry.objects.bulk_create(
+        [
+            TimelineEntry(
+                incident_id=pk,
+                kind=TimelineKind.IMPACT_CHANGED,
+                message=f"Affected users {old} → {new} after a CMDB change",
+                data={"from": old, "to": new},
+                created_at=now,
+            )
+            for new, rows in stale.items()
+            for pk, old in rows
+        ],
+        batch_size=500,
+    )
+    changed = sorted(pk for rows in stale.values() for pk, _ in rows)
+    # More users reached may make a rule match: one task for the few incidents a rule could
+    # match (open P1s without an MI, with the default rules), not one per changed incident.
+    # Should it be lost, the every-minute sweep (auto_declare) evaluates the same incidents.
+    if changed:
+        evaluate_rules_of_incidents_after_commit(sweep_candidates(among=changed))
     return changed
 
 

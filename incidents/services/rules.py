@@ -118,6 +118,11 @@ def evaluate_incident(
     mode = get_property("major_incident_auto_declare_mode")
     if mode == "off":
         return Outcome(incident_id, "", "auto-declaration is off")
+    # Most incidents are no candidate for any rule (not a P1, or declared already): say so from
+    # a read, without a transaction. On SQLite every transaction takes the database's write lock,
+    # and the web server's writes would queue behind each of these.
+    if not sweep_candidates(among=[incident_id]):
+        return Outcome(incident_id, "", "no rule can match it (closed, declared, or its priority)")
     now = now or timezone.now()
     rules = (
         list(rules) if rules is not None else list(AutoDeclarationRule.objects.filter(enabled=True))
@@ -180,9 +185,19 @@ def auto_declare_sweep(*, now: datetime | None = None) -> list[Outcome]:
     """The periodic backstop: evaluate every open candidate incident once."""
     if get_property("major_incident_auto_declare_mode") == "off":
         return []
+    return evaluate_incidents(sweep_candidates(), now=now)
+
+
+def evaluate_incidents(
+    incident_ids: Iterable[int], *, now: datetime | None = None
+) -> list[Outcome]:
+    """Run the rules over each of ``incident_ids`` (a CMDB change, the sweep); the outcomes that
+    did something."""
+    if get_property("major_incident_auto_declare_mode") == "off":
+        return []
     rules = list(AutoDeclarationRule.objects.filter(enabled=True))
     outcomes = []
-    for incident_id in sweep_candidates():
+    for incident_id in incident_ids:
         try:
             outcome = evaluate_incident(incident_id, now=now, rules=rules)
         except Conflict:

@@ -153,7 +153,7 @@ def celery_worker_process(django_db_setup: None) -> Iterator[Worker]:
     cmd = [
         str(celery) if celery.exists() else "celery",
         "-A", "config", "worker",
-        "--pool=solo", "-Q", "celery", "--loglevel=INFO",
+        "--pool=solo", "-Q", "events,periodic", "--loglevel=INFO",
         "-n", WORKER_NAME,
         "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--purge",  # drop messages a previous run left in this broker database
