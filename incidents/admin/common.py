@@ -19,21 +19,31 @@ from ..errors import DomainError, NotAllowed
 
 
 class AccessMixin:
-    """``has_*_permission`` answered by ``selectors.can`` on the row (or the model)."""
+    """``has_*_permission`` answered by ``selectors.can`` on the row (or the model).
+
+    An action named in ``never`` (``ExplainedRefusals``) is refused to everyone here, superusers
+    included: the admin is not the place for it (a timeline row is never edited, an incident
+    never deleted).
+    """
 
     model: Any
+    never: dict[str, str] = {}
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return selectors.can(request.user, "view", obj or self.model)
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return selectors.can(request.user, "add", self.model)
+        return "add" not in self.never and selectors.can(request.user, "add", self.model)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return selectors.can(request.user, "change", obj or self.model)
+        return "change" not in self.never and selectors.can(
+            request.user, "change", obj or self.model
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return selectors.can(request.user, "delete", obj or self.model)
+        return "delete" not in self.never and selectors.can(
+            request.user, "delete", obj or self.model
+        )
 
 
 class ExplainedRefusals:

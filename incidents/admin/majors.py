@@ -198,9 +198,6 @@ class MajorIncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return selectors.can_declare(request.user)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # cancel it (with a reason) on its page instead
-
     def save_model(self, request: HttpRequest, obj: MajorIncident, form: Any, change: bool) -> None:
         data = form.cleaned_data
         if not change:
@@ -422,9 +419,6 @@ class MajorIncidentCandidateAdmin(ModelAdmin):
     actions = ["accept_selected", "reject_selected"]
     never = {"add": "Candidates are proposed by the auto-declaration rules in propose mode."}
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # rules in propose mode create them
-
     def has_declare_permission(self, request: HttpRequest) -> bool:
         return selectors.can_declare(request.user)
 
@@ -505,12 +499,3 @@ class EscalationFiringAdmin(ModelAdmin):
     list_filter = ["step__policy", "fired_at"]
     list_select_related = ["major_incident", "step", "step__policy"]
     readonly_fields = ["major_incident", "step", "triggered_at", "fired_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -88,12 +88,6 @@ class SystemPropertyAdmin(ModelAdmin):
             facts.append(("Range", f"{spec.minimum} … {spec.maximum}"))
         return format_html_join("", "<div><b>{}</b> {}</div>", facts)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # the set of properties is fixed by the code (incidents.properties)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:

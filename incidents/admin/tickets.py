@@ -150,10 +150,6 @@ class IncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
                     messages.SUCCESS,
                 )
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Incidents are records: cancel them, never delete them (the timeline points at them).
-        return False
-
 
 @admin.register(Problem)
 class ProblemAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
@@ -205,12 +201,3 @@ class TimelineEntryAdmin(ModelAdmin):
     search_fields = ["message"]
     list_select_related = ["incident", "actor"]
     readonly_fields = ["incident", "kind", "message", "data", "actor", "created_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

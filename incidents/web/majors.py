@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -199,29 +201,62 @@ def war_room(request: HttpRequest, number: str) -> HttpResponse:
     return redirect("majors:detail", number=number)
 
 
+def _mi_form_action(
+    request: HttpRequest,
+    mi: MajorIncident,
+    form: Any,
+    name: str,
+    anchor: str,
+    act: Callable[[dict[str, Any]], str | None],
+) -> HttpResponse:
+    """Run ``act`` (one service call) for a form on the MI page and go back to the page.
+
+    ``act`` returns the success message, or None when there was nothing to change. A refusal is
+    shown on the form, with what was typed, after the redirect (post/redirect/get, ``prg``);
+    ``NotAllowed`` stays a 403.
+    """
+    if form.is_valid():
+        try:
+            done = act(form.cleaned_data)
+        except NotAllowed:
+            raise
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            if done:
+                messages.success(request, done)
+            else:
+                messages.info(request, "Nothing changed.")
+            return redirect("majors:detail", number=mi.number)
+    return refused(request, _key(mi, name), form, _page(mi, anchor))
+
+
 @require_POST
 @requires("view", MajorIncident)
 def mi_transition(request: HttpRequest, number: str) -> HttpResponse:
     mi = _mi_or_404(number, request)
-    form = TransitionForm(request.POST)
-    if form.is_valid():
-        to = form.cleaned_data["to"]
+
+    def move(data: dict[str, Any]) -> str:
         try:
             services.transition_major_incident(
                 mi=mi,
-                to=to,
+                to=data["to"],
                 actor=request.user,
-                reason=form.cleaned_data["reason"],
-                override_stability=form.cleaned_data["override_stability"],
+                reason=data["reason"],
+                override_stability=data["override_stability"],
             )
         except NotAllowed:
             raise
         except DomainError as exc:
-            add_domain_error(form, DomainError(exc.message))
-        else:
-            messages.success(request, f"{mi.number} is now {MIStatus(to).label.lower()}.")
-            return redirect("majors:detail", number=mi.number)
-    return refused(request, _key(mi, "transition"), form, _page(mi, "lifecycle"))
+            if exc.field != "to":
+                raise
+            # "to" is the row of move buttons, not a box: say it above the form.
+            raise DomainError(exc.message) from None
+        return f"{mi.number} is now {MIStatus(data['to']).label.lower()}."
+
+    return _mi_form_action(
+        request, mi, TransitionForm(request.POST), "transition", "lifecycle", move
+    )
 
 
 @require_POST
@@ -230,43 +265,29 @@ def mi_edit(request: HttpRequest, number: str) -> HttpResponse:
     """What was declared: impact statement, summary, bridge link and the flags."""
     mi = _mi_or_404(number, request)
     form = EditMajorIncidentForm(request.POST, mi=mi)
-    if form.is_valid():
+
+    def edit(data: dict[str, Any]) -> str | None:
         changes = form.changed_values()
-        try:
-            if changes:
-                services.update_major_incident(mi=mi, actor=request.user, **changes)
-            elif not selectors.can_manage(request.user, mi):
-                raise NotAllowed("only the incident commander or an ITSM manager may do this")
-        except NotAllowed:
-            raise
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            if changes:
-                messages.success(request, f"{mi.number} updated.")
-            else:
-                messages.info(request, "Nothing changed.")
-            return redirect("majors:detail", number=mi.number)
-    return refused(request, _key(mi, "edit"), form, _page(mi, "declared"))
+        if not changes:
+            selectors.ensure(request.user, "manage", mi)  # a no-op needs the right all the same
+            return None
+        services.update_major_incident(mi=mi, actor=request.user, **changes)
+        return f"{mi.number} updated."
+
+    return _mi_form_action(request, mi, form, "edit", "declared", edit)
 
 
 @require_POST
 @requires("view", MajorIncident)
 def mi_assign_role(request: HttpRequest, number: str) -> HttpResponse:
     mi = _mi_or_404(number, request)
-    form = RoleForm(request.POST)
-    if form.is_valid():
-        role, user = form.cleaned_data["role"], form.cleaned_data["user"]
-        try:
-            services.assign_role(mi=mi, role=role, user=user, actor=request.user)
-        except NotAllowed:
-            raise
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, f"{user.username} is {RaciRole(role).label} on {mi.number}.")
-            return redirect("majors:detail", number=mi.number)
-    return refused(request, _key(mi, "roles"), form, _page(mi, "roles"))
+
+    def assign(data: dict[str, Any]) -> str:
+        role, user = data["role"], data["user"]
+        services.assign_role(mi=mi, role=role, user=user, actor=request.user)
+        return f"{user.username} is {RaciRole(role).label} on {mi.number}."
+
+    return _mi_form_action(request, mi, RoleForm(request.POST), "roles", "roles", assign)
 
 
 @require_POST
@@ -299,24 +320,16 @@ def mi_remove_role(request: HttpRequest, number: str, assignment_id: int) -> Htt
 def mi_milestones(request: HttpRequest, number: str) -> HttpResponse:
     mi = _mi_or_404(number, request)
     form = MilestonesForm(request.POST, mi=mi)
-    if form.is_valid():
+
+    def backfill(data: dict[str, Any]) -> str | None:
         values = form.changed_values()
-        try:
-            if values:
-                services.set_milestones(mi=mi, actor=request.user, values=values)
-            else:
-                selectors.ensure(request.user, "manage", mi)
-        except NotAllowed:
-            raise
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            if values:
-                messages.success(request, f"Milestones of {mi.number} updated.")
-            else:
-                messages.info(request, "No milestone changed.")
-            return redirect("majors:detail", number=mi.number)
-    return refused(request, _key(mi, "milestones"), form, _page(mi, "milestones"))
+        if not values:
+            selectors.ensure(request.user, "manage", mi)  # a no-op needs the right all the same
+            return None
+        services.set_milestones(mi=mi, actor=request.user, values=values)
+        return f"Milestones of {mi.number} updated."
+
+    return _mi_form_action(request, mi, form, "milestones", "milestones", backfill)
 
 
 # --- Candidate queue ------------------------------------------------------------------------------
