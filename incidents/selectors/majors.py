@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
-from guardian.shortcuts import get_objects_for_user
 
 from ..models import (
     OPEN_INCIDENT_STATES,
@@ -24,7 +23,7 @@ from ..models import (
     RaciRole,
     RoleAssignment,
 )
-from .access import can_declare, can_manage
+from .access import can_declare, can_manage, restrict
 from .actors import Actor, user_of
 from .properties import get_property
 
@@ -160,24 +159,13 @@ def allowed_moves(
 
 
 def manageable(actor: Actor | None, mis: Iterable[MajorIncident]) -> set[int]:
-    """The ids among ``mis`` that ``can_manage(actor, mi)`` holds for, in at most one query.
-
-    The bulk form of ``can_manage`` for a page of MIs: an ITSM manager runs them all; anyone
-    else runs those they hold the ``manage_majorincident`` object permission on (their IC role
-    brings it).
-    """
-    rows = list(mis)
-    if not rows or actor is None or not actor.is_authenticated:
+    """The ids among ``mis`` that ``can_manage(actor, mi)`` holds for, in one query: the bulk
+    form of ``can_manage`` for a page of MIs (``restrict`` decides, as for every list)."""
+    ids = [mi.pk for mi in mis]
+    if not ids:
         return set()
-    if can_declare(actor) or actor.is_superuser:
-        return {mi.pk for mi in rows}
-    mine = get_objects_for_user(
-        actor,
-        "incidents.manage_majorincident",
-        klass=MajorIncident.objects.filter(pk__in=[mi.pk for mi in rows]),
-        accept_global_perms=False,  # as can_manage: a model-wide grant is not an object one
-    )
-    return set(mine.values_list("pk", flat=True))
+    rows = restrict(MajorIncident.objects.filter(pk__in=ids), actor, "manage")
+    return set(rows.values_list("pk", flat=True))
 
 
 def _guard(mi: MajorIncident, to: str, now: datetime) -> tuple[str, datetime | None] | None:

@@ -61,10 +61,6 @@ from .incidents import follow_major_incident
 log = logging.getLogger(__name__)
 
 
-def _require_manage(actor: Actor | None, mi: MajorIncident) -> None:
-    ensure(actor, "manage", mi)  # NotAllowed saying who may
-
-
 # --- Declaration ----------------------------------------------------------------------------------
 
 
@@ -346,7 +342,7 @@ def _end(row: RoleAssignment, actor: Actor | None, why: str) -> None:
 @transaction.atomic
 def assign_role(*, mi: MajorIncident, role: str, user: User, actor: Actor | None) -> RoleAssignment:
     """Give ``user`` a RACI role. Assigning another IC hands command over (recorded)."""
-    _require_manage(actor, mi)
+    ensure(actor, "manage", mi)  # NotAllowed, saying who may
     if role not in RaciRole.values:
         raise DomainError(f"unknown role {role!r}", field="role")
     mi = lock_major_incident(mi)
@@ -380,7 +376,7 @@ def assign_role(*, mi: MajorIncident, role: str, user: User, actor: Actor | None
 @transaction.atomic
 def remove_role(*, assignment: RoleAssignment, actor: Actor | None) -> None:
     mi = lock_major_incident(MajorIncident(pk=assignment.major_incident_id))
-    _require_manage(actor, mi)
+    ensure(actor, "manage", mi)  # NotAllowed, saying who may
     assignment = RoleAssignment.objects.select_for_update(no_key=True).get(pk=assignment.pk)
     if assignment.removed_at is not None:
         return
@@ -521,7 +517,7 @@ def set_milestones(
     *, mi: MajorIncident, actor: Actor | None, values: dict[str, datetime | None]
 ) -> MajorIncident:
     """Backfill milestone timestamps; the order of DESIGN is checked on the result."""
-    _require_manage(actor, mi)
+    ensure(actor, "manage", mi)  # NotAllowed, saying who may
     unknown = set(values) - set(MILESTONES)
     if unknown:
         name = sorted(unknown)[0]
@@ -611,7 +607,7 @@ def update_major_incident(
     diverge. Media attention drives an escalation policy, which the periodic
     ``evaluate_escalations`` fires from the flag (within a minute).
     """
-    _require_manage(actor, mi)
+    ensure(actor, "manage", mi)  # NotAllowed, saying who may
     unknown = sorted(set(fields) - set(EDITABLE_MI_FIELDS))
     if unknown:
         raise DomainError(
