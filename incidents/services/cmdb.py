@@ -88,9 +88,10 @@ def _apply_cmdb_change(ci_ids: Iterable[int]) -> list[int]:
     # Lock first, compute after: a refresh that read the CMDB before a newer change committed
     # would otherwise write its older figure over the newer one. The newer change waits for this
     # lock, then computes from the CMDB as it is. Ascending ids, so two refreshes over the same
-    # incidents queue behind each other instead of deadlocking.
+    # incidents queue behind each other instead of deadlocking. FOR NO KEY UPDATE, as every lock
+    # of the services (services/common.py): the timeline rows inserted below do not wait on it.
     incidents = list(
-        Incident.objects.select_for_update()
+        Incident.objects.select_for_update(no_key=True)
         .filter(affected_ci_id__in=roots, state__in=OPEN_INCIDENT_STATES)
         .order_by("pk")
         .values_list("pk", "affected_ci_id", "affected_users")
