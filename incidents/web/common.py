@@ -31,13 +31,11 @@ View = Callable[..., HttpResponse]
 def requires(action: str, model: type[Model] | None = None) -> Callable[[View], View]:
     """Log in first (a redirect), then may ``action`` on ``model`` (else a 403 saying who may).
 
-    ``action`` is one of ``selectors.ACTIONS``; a dotted permission name
-    (``"incidents.view_incident"``) is read as its action and model. A view that acts on one row
-    asks again about that row (``selectors.ensure``); its ``NotAllowed`` is a 403 too.
+    ``action`` is one of ``selectors.ACTIONS``. A view that acts on one row asks again about that
+    row (``selectors.ensure``); its ``NotAllowed`` is a 403 too.
     """
-    if "." in action:
-        action, perm_model = selectors.action_of(action)
-        model = model or perm_model
+    if action not in selectors.ACTIONS:
+        raise ValueError(f"unknown action {action!r}")  # at import, not on the first request
 
     def decorator(view: View) -> View:
         @wraps(view)
