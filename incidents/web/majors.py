@@ -148,8 +148,11 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
     can_manage = selectors.can_manage(request.user, mi)
     editable = can_manage and mi.status not in (MIStatus.CLOSED, MIStatus.CANCELLED)
     # The buttons are the moves this user may make; one not possible yet is shown disabled with
-    # why and when, from the same function the service refuses by.
-    moves = [m for m in selectors.allowed_moves(mi, request.user) if m.permitted]
+    # why and when, from the same function the service refuses by (told ``can_manage``, which
+    # it would otherwise ask guardian again).
+    moves = [
+        m for m in selectors.allowed_moves(mi, request.user, may_manage=can_manage) if m.permitted
+    ]
     incident = mi.incident
     roles = selectors.active_roles(mi)
     timeline = (
