@@ -330,6 +330,11 @@ class TransitionForm(forms.Form):
     )
 
 
+def milestone_label(name: str) -> str:
+    """``root_cause_identified_at`` as the page names it: "Root cause identified"."""
+    return name.removesuffix("_at").replace("_", " ").capitalize()
+
+
 class MilestonesForm(forms.Form):
     """A UTC datetime-local box per milestone that has happened or may be recorded now (not the
     ones a move has yet to stamp); only the changed ones go to the service."""
@@ -340,8 +345,7 @@ class MilestonesForm(forms.Form):
         for name in MILESTONES:
             if milestone_not_yet(mi, name):
                 continue
-            label = name.removesuffix("_at").replace("_", " ").capitalize()
-            self.fields[name] = UTCDateTimeField(label=f"{label} (UTC)")
+            self.fields[name] = UTCDateTimeField(label=f"{milestone_label(name)} (UTC)")
 
     def changed_values(self) -> dict[str, datetime | None]:
         return {name: self.cleaned_data.get(name) for name in self.changed_data}

@@ -33,6 +33,7 @@ from .forms import (
     RejectCandidateForm,
     RoleForm,
     TransitionForm,
+    milestone_label,
 )
 from .prg import refused, restore
 
@@ -110,10 +111,6 @@ def mi_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _milestone_label(name: str) -> str:
-    return name.removesuffix("_at").replace("_", " ").capitalize()
-
-
 # Shown on the move buttons: the verb of each target state.
 MOVE_LABELS: dict[str, str] = {
     MIStatus.INVESTIGATING: "Investigating",
@@ -152,6 +149,9 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
     )
     children = list(incident.children.select_related("assigned_to").order_by("id"))
     override = next((m for m in moves if m.can_override), None)
+    milestones_form = restore(
+        request, form_key(mi, "milestones"), MilestonesForm, mi=mi
+    ) or MilestonesForm(mi=mi)
     context = {
         "mi": mi,
         "incident": incident,
@@ -160,8 +160,14 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
         ),
         "roles": roles,
         "bridge_is_link": _is_web_link(mi.bridge_link),
+        # Per row: its label, when it happened, why it has no box yet, else its box.
         "milestones": [
-            (name, _milestone_label(name), getattr(mi, name), _not_yet(mi, name))
+            (
+                milestone_label(name),
+                getattr(mi, name),
+                _not_yet(mi, name),
+                milestones_form[name] if name in milestones_form.fields else None,
+            )
             for name in MILESTONES
         ],
         "children": children,
@@ -172,8 +178,7 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
         "moves": [(m, MOVE_LABELS.get(m.to, m.to), sentence(m.why)) for m in moves],
         "override": override,
         "role_form": restore(request, form_key(mi, "roles"), RoleForm) or RoleForm(),
-        "milestones_form": restore(request, form_key(mi, "milestones"), MilestonesForm, mi=mi)
-        or MilestonesForm(mi=mi),
+        "milestones_form": milestones_form,
         "transition_form": restore(request, form_key(mi, "transition"), TransitionForm)
         or TransitionForm(),
         "edit_form": restore(request, form_key(mi, "edit"), EditMajorIncidentForm, mi=mi)
