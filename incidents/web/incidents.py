@@ -47,11 +47,10 @@ from .prg import refused, restore
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Where ``/`` and a fresh login lead: the incident list, or the MI list for a user who reads
-    major incidents but not incidents (legal)."""
+    major incidents but not incidents (legal, or a team member without a role), as the
+    navigation offers them (``context_processors.May``)."""
     user = request.user
-    if not user.has_perm("incidents.view_incident") and user.has_perm(
-        "incidents.view_majorincident"
-    ):
+    if not selectors.can(user, "view", Incident) and selectors.can(user, "view", MajorIncident):
         return redirect("majors:list")
     return redirect("incidents:list")
 
