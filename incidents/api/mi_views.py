@@ -72,6 +72,14 @@ def major_incident_queryset() -> QuerySet[MajorIncident]:
     )
 
 
+def _mi_response(
+    mi: MajorIncident, context: dict[str, Any], code: int = status.HTTP_200_OK
+) -> Response:
+    """The MI after a write, read again whole (its roles, children and moves changed with it)."""
+    fresh = major_incident_queryset().get(pk=mi.pk)
+    return Response(MajorIncidentSerializer(fresh, context=context).data, status=code)
+
+
 _MI_201 = {201: MajorIncidentSerializer}
 _ERRORS = {
     400: OpenApiResponse(description="Invalid input; the body says why"),
@@ -114,10 +122,7 @@ class MajorIncidentViewSet(
         return self.get_paginated_response(data) if page is not None else Response(data)
 
     def _respond(self, mi: MajorIncident, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self.get_queryset().get(pk=mi.pk)
-        return Response(
-            MajorIncidentSerializer(fresh, context=self.get_serializer_context()).data, status=code
-        )
+        return _mi_response(mi, self.get_serializer_context(), code)
 
     @extend_schema(
         request=DeclareInputSerializer,
@@ -324,11 +329,7 @@ class MajorIncidentCandidateViewSet(
             bridge_link=values["bridge_link"],
             initial_impact_statement=values["initial_impact_statement"],
         )
-        fresh = major_incident_queryset().get(pk=mi.pk)
-        return Response(
-            MajorIncidentSerializer(fresh, context=self.get_serializer_context()).data,
-            status=status.HTTP_201_CREATED,
-        )
+        return _mi_response(mi, self.get_serializer_context(), status.HTTP_201_CREATED)
 
     @extend_schema(
         request=RejectCandidateInputSerializer,
