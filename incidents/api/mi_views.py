@@ -72,6 +72,14 @@ def major_incident_queryset() -> QuerySet[MajorIncident]:
     )
 
 
+def _mi_response(
+    mi: MajorIncident, context: dict[str, Any], code: int = status.HTTP_200_OK
+) -> Response:
+    """The MI after a write, read again whole (its roles, children and moves changed with it)."""
+    fresh = major_incident_queryset().get(pk=mi.pk)
+    return Response(MajorIncidentSerializer(fresh, context=context).data, status=code)
+
+
 _MI_201 = {201: MajorIncidentSerializer}
 _ERRORS = {
     400: OpenApiResponse(description="Invalid input; the body says why"),
@@ -114,10 +122,17 @@ class MajorIncidentViewSet(
         return self.get_paginated_response(data) if page is not None else Response(data)
 
     def _respond(self, mi: MajorIncident, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self.get_queryset().get(pk=mi.pk)
-        return Response(
-            MajorIncidentSerializer(fresh, context=self.get_serializer_context()).data, status=code
-        )
+        return _mi_response(mi, self.get_serializer_context(), code)
+
+    def _managed(
+        self, request: Request, body: type[serializers.Serializer]
+    ) -> tuple[MajorIncident, dict[str, Any]]:
+        """The URL's MI, once the user may run it ("manage"), and the body parsed by ``body``."""
+        mi = self.get_object()
+        selectors.ensure(request.user, "manage", mi)
+        data = body(data=request.data)
+        data.is_valid(raise_exception=True)
+        return mi, dict(data.validated_data)
 
     @extend_schema(
         request=DeclareInputSerializer,
@@ -154,11 +169,8 @@ class MajorIncidentViewSet(
     def partial_update(self, request: Request, number: str) -> Response:
         """Edit what was declared: impact statement, summary, bridge link, security and media
         flags (the MI's IC or an ITSM manager); each change is a timeline row."""
-        mi = self.get_object()
-        selectors.ensure(request.user, "manage", mi)
-        data = UpdateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        mi = services.update_major_incident(mi=mi, actor=request.user, **data.validated_data)
+        mi, values = self._managed(request, UpdateInputSerializer)
+        mi = services.update_major_incident(mi=mi, actor=request.user, **values)
         return self._respond(mi)
 
     @extend_schema(
@@ -174,11 +186,8 @@ class MajorIncidentViewSet(
     )
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, number: str) -> Response:
-        mi = self.get_object()
-        selectors.ensure(request.user, "manage", mi)
-        data = TransitionInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        mi = services.transition_major_incident(mi=mi, actor=request.user, **data.validated_data)
+        mi, values = self._managed(request, TransitionInputSerializer)
+        mi = services.transition_major_incident(mi=mi, actor=request.user, **values)
         return self._respond(mi)
 
     @extend_schema(
@@ -191,11 +200,8 @@ class MajorIncidentViewSet(
     )
     @action(detail=True, methods=["patch"])
     def milestones(self, request: Request, number: str) -> Response:
-        mi = self.get_object()
-        selectors.ensure(request.user, "manage", mi)
-        data = MilestonesInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        mi = services.set_milestones(mi=mi, actor=request.user, values=dict(data.validated_data))
+        mi, values = self._managed(request, MilestonesInputSerializer)
+        mi = services.set_milestones(mi=mi, actor=request.user, values=values)
         return self._respond(mi)
 
     @extend_schema(methods=["GET"], responses=RoleAssignmentSerializer(many=True))
@@ -214,13 +220,11 @@ class MajorIncidentViewSet(
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def roles(self, request: Request, number: str) -> Response:
         """The active role holders; POST assigns one (a new IC takes over command)."""
-        mi = self.get_object()
         if request.method == "GET":
-            return Response(RoleAssignmentSerializer(selectors.active_roles(mi), many=True).data)
-        selectors.ensure(request.user, "manage", mi)
-        data = RoleInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        row = services.assign_role(mi=mi, actor=request.user, **data.validated_data)
+            roles = selectors.active_roles(self.get_object())
+            return Response(RoleAssignmentSerializer(roles, many=True).data)
+        mi, values = self._managed(request, RoleInputSerializer)
+        row = services.assign_role(mi=mi, actor=request.user, **values)
         return Response(RoleAssignmentSerializer(row).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -324,11 +328,7 @@ class MajorIncidentCandidateViewSet(
             bridge_link=values["bridge_link"],
             initial_impact_statement=values["initial_impact_statement"],
         )
-        fresh = major_incident_queryset().get(pk=mi.pk)
-        return Response(
-            MajorIncidentSerializer(fresh, context=self.get_serializer_context()).data,
-            status=status.HTTP_201_CREATED,
-        )
+        return _mi_response(mi, self.get_serializer_context(), status.HTTP_201_CREATED)
 
     @extend_schema(
         request=RejectCandidateInputSerializer,

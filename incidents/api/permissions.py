@@ -77,13 +77,3 @@ class Can(permissions.BasePermission):
 
 class ModelPermissions(Can):
     """The default for every view (``REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"]``)."""
-
-
-class HasPerm(Can):
-    """A check written as a permission name, mapped onto the vocabulary (``selectors.action_of``)
-    so it is still decided by ``selectors.can``. New code says ``Can.of(action)``."""
-
-    @classmethod
-    def of(cls, perm: str, model: type[Model] | None = None) -> type[Can]:
-        action, perm_model = selectors.action_of(perm)
-        return Can.of(action, model or perm_model)

@@ -1,7 +1,7 @@
 """Technician web forms. They parse and validate input only; the rules live in ``services``.
 
 Views hand ``cleaned_data`` to a service and turn a ``DomainError`` back into a form error with
-``add_domain_error``, so a rule is stated once whether it is reached from the API or a form.
+``common.add_domain_error``, so a rule is stated once whether it is reached from the API or a form.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from django.contrib.auth import get_user_model
 from django.core.validators import URLValidator
 
 from .. import selectors
-from ..errors import DomainError
 from ..models import (
     MILESTONES,
     Channel,
@@ -331,6 +330,11 @@ class TransitionForm(forms.Form):
     )
 
 
+def milestone_label(name: str) -> str:
+    """``root_cause_identified_at`` as the page names it: "Root cause identified"."""
+    return name.removesuffix("_at").replace("_", " ").capitalize()
+
+
 class MilestonesForm(forms.Form):
     """A UTC datetime-local box per milestone that has happened or may be recorded now (not the
     ones a move has yet to stamp); only the changed ones go to the service."""
@@ -341,8 +345,7 @@ class MilestonesForm(forms.Form):
         for name in MILESTONES:
             if milestone_not_yet(mi, name):
                 continue
-            label = name.removesuffix("_at").replace("_", " ").capitalize()
-            self.fields[name] = UTCDateTimeField(label=f"{label} (UTC)")
+            self.fields[name] = UTCDateTimeField(label=f"{milestone_label(name)} (UTC)")
 
     def changed_values(self) -> dict[str, datetime | None]:
         return {name: self.cleaned_data.get(name) for name in self.changed_data}
@@ -354,20 +357,3 @@ class RejectCandidateForm(forms.Form):
         label="Reason",
         error_messages={"required": "Rejecting a proposal needs a reason."},
     )
-
-
-def add_domain_error(form: forms.Form, error: DomainError) -> None:
-    """Show a service's refusal next to the field it names, or above the form.
-
-    Services name fields as the API does (``impact_started_at``); the page says what its labels say.
-    """
-    message = error.message
-    for name in sorted(form.fields, key=len, reverse=True):
-        label = form.fields[name].label
-        if "_" in name and label and name in message:
-            message = message.replace(name, str(label))
-    message = message[:1].upper() + message[1:]
-    field = error.field if error.field in form.fields else None
-    if field == "affected_ci":
-        field = "ci_q"  # the visible half of the picker
-    form.add_error(field, message)

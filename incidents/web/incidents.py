@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -25,7 +24,15 @@ from ..models import (
     Priority,
 )
 from ..selectors import cmdb
-from .common import PAGE_SIZE, incident_or_404, requires
+from .common import (
+    PAGE_SIZE,
+    add_domain_error,
+    form_action,
+    form_key,
+    incident_or_404,
+    requires,
+    sentence,
+)
 from .forms import (
     DeclareMajorIncidentForm,
     IncidentCreateForm,
@@ -33,7 +40,6 @@ from .forms import (
     IncidentForm,
     LinkForm,
     ResolveForm,
-    add_domain_error,
 )
 from .prg import refused, restore
 
@@ -41,11 +47,10 @@ from .prg import refused, restore
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Where ``/`` and a fresh login lead: the incident list, or the MI list for a user who reads
-    major incidents but not incidents (legal)."""
+    major incidents but not incidents (legal, or a team member without a role), as the
+    navigation offers them (``context_processors.May``)."""
     user = request.user
-    if not user.has_perm("incidents.view_incident") and user.has_perm(
-        "incidents.view_majorincident"
-    ):
+    if not selectors.can(user, "view", Incident) and selectors.can(user, "view", MajorIncident):
         return redirect("majors:list")
     return redirect("incidents:list")
 
@@ -203,10 +208,6 @@ def _kind_label(kind: str) -> str:
     return CIKind(kind).label if kind in CIKind.values else kind
 
 
-def _key(incident: Incident, form: str) -> str:
-    return f"{incident.number}:{form}"
-
-
 def _render_detail(request: HttpRequest, incident: Incident) -> HttpResponse:
     impact = (
         cmdb.impact(incident.affected_ci_id, limit=AFFECTED_CIS_SHOWN)
@@ -239,12 +240,14 @@ def _render_detail(request: HttpRequest, incident: Incident) -> HttpResponse:
         and not children
         and not follows_mi,
         "follows_mi": follows_mi,
-        "resolve_form": restore(request, _key(incident, "resolve_form"), ResolveForm)
+        "resolve_form": restore(request, form_key(incident, "resolve_form"), ResolveForm)
         or ResolveForm(),
-        "link_form": restore(request, _key(incident, "link_form"), LinkForm) or LinkForm(),
+        "link_form": restore(request, form_key(incident, "link_form"), LinkForm) or LinkForm(),
         "major_incident": major,
         "can_declare": can_declare,
-        "declare_form": restore(request, _key(incident, "declare_form"), DeclareMajorIncidentForm)
+        "declare_form": restore(
+            request, form_key(incident, "declare_form"), DeclareMajorIncidentForm
+        )
         or DeclareMajorIncidentForm(initial={"major_incident_manager": request.user}),
         "times": [
             ("Impact started", incident.impact_started_at),
@@ -269,18 +272,13 @@ def incident_detail(request: HttpRequest, number: str) -> HttpResponse:
     return _render_detail(request, incident_or_404(number, _DETAIL_QUERYSET))
 
 
-# Where each form sits on the page (its card's id), for the redirect after a refusal.
-_ANCHORS = {"resolve_form": "resolve", "link_form": "link", "declare_form": "declare"}
-
-
-def _page(incident: Incident, form_name: str) -> str:
-    url = reverse("incidents:detail", kwargs={"number": incident.number})
-    return f"{url}#{_ANCHORS.get(form_name, form_name)}"
+def _page(incident: Incident) -> str:
+    return reverse("incidents:detail", kwargs={"number": incident.number})
 
 
 def _refused(request: HttpRequest, incident: Incident, error: DomainError) -> HttpResponse:
     """A refusal about the incident as a whole (e.g. already resolved), shown on its page."""
-    messages.error(request, error.message[:1].upper() + error.message[1:])
+    messages.error(request, sentence(error.message))
     return redirect("incidents:detail", number=incident.number)
 
 
@@ -298,34 +296,6 @@ def incident_acknowledge(request: HttpRequest, number: str) -> HttpResponse:
     return redirect("incidents:detail", number=incident.number)
 
 
-def _incident_form_action(
-    request: HttpRequest,
-    incident: Incident,
-    form: Any,  # ResolveForm or LinkForm, passed back to the page as ``form_name``
-    form_name: str,
-    act: Callable[[dict[str, Any]], str],
-) -> HttpResponse:
-    """Run ``act`` (a service call returning the success message) for a form on the incident page.
-
-    A refusal naming one of the form's fields is shown beside it, with what was typed kept
-    (after a redirect to the page: post/redirect/get); a refusal about the incident as a whole
-    comes back as a message.
-    """
-    if form.is_valid():
-        try:
-            done = act(form.cleaned_data)
-        except NotAllowed:
-            raise
-        except DomainError as exc:
-            if exc.field not in form.fields:
-                return _refused(request, incident, exc)
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, done)
-            return redirect("incidents:detail", number=incident.number)
-    return refused(request, _key(incident, form_name), form, _page(incident, form_name))
-
-
 @require_POST
 @requires("change", Incident)
 def incident_resolve(request: HttpRequest, number: str) -> HttpResponse:
@@ -337,8 +307,15 @@ def incident_resolve(request: HttpRequest, number: str) -> HttpResponse:
         )
         return f"{incident.number} resolved."
 
-    return _incident_form_action(
-        request, incident, ResolveForm(request.POST), "resolve_form", resolve
+    # A refusal naming no field of the form (already resolved) is a message about the incident.
+    return form_action(
+        request,
+        ResolveForm(request.POST),
+        resolve,
+        page=_page(incident),
+        key=form_key(incident, "resolve_form"),
+        anchor="resolve",
+        field_refusals_only=True,
     )
 
 
@@ -351,7 +328,15 @@ def incident_link(request: HttpRequest, number: str) -> HttpResponse:
         services.link_incident(incident=incident, parent=data["parent"], actor=request.user)
         return f"{incident.number} linked as a child of {data['parent'].number}."
 
-    return _incident_form_action(request, incident, LinkForm(request.POST), "link_form", link)
+    return form_action(
+        request,
+        LinkForm(request.POST),
+        link,
+        page=_page(incident),
+        key=form_key(incident, "link_form"),
+        anchor="link",
+        field_refusals_only=True,
+    )
 
 
 @require_POST
@@ -373,7 +358,7 @@ def incident_declare(request: HttpRequest, number: str) -> HttpResponse:
         else:
             messages.success(request, f"{mi.number} declared; you are on its page now.")
             return redirect("majors:detail", number=mi.number)
-    return refused(request, _key(incident, "declare_form"), form, _page(incident, "declare"))
+    return refused(request, form_key(incident, "declare_form"), form, f"{_page(incident)}#declare")
 
 
 # --- CI picker (htmx fragments) -------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,14 +26,14 @@ from ..models import (
     RoleAssignment,
     TimelineEntry,
 )
-from .common import PAGE_SIZE, requires
+from .common import PAGE_SIZE, add_domain_error, form_action, form_key, requires, sentence
 from .forms import (
     EditMajorIncidentForm,
     MilestonesForm,
     RejectCandidateForm,
     RoleForm,
     TransitionForm,
-    add_domain_error,
+    milestone_label,
 )
 from .prg import refused, restore
 
@@ -112,10 +111,6 @@ def mi_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _milestone_label(name: str) -> str:
-    return name.removesuffix("_at").replace("_", " ").capitalize()
-
-
 # Shown on the move buttons: the verb of each target state.
 MOVE_LABELS: dict[str, str] = {
     MIStatus.INVESTIGATING: "Investigating",
@@ -127,29 +122,24 @@ MOVE_LABELS: dict[str, str] = {
 }
 
 
-def _page(mi: MajorIncident, anchor: str = "") -> str:
-    return reverse("majors:detail", kwargs={"number": mi.number}) + (f"#{anchor}" if anchor else "")
-
-
-def _key(mi: MajorIncident, form: str) -> str:
-    return f"{mi.number}:{form}"
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
+def _page(mi: MajorIncident) -> str:
+    return reverse("majors:detail", kwargs={"number": mi.number})
 
 
 def _not_yet(mi: MajorIncident, name: str) -> str:
     """Why a milestone has no box yet, as the row of this MI's page says it (without its number)."""
-    return _sentence((selectors.milestone_not_yet(mi, name) or "").removeprefix(f"{mi.number} "))
+    return sentence((selectors.milestone_not_yet(mi, name) or "").removeprefix(f"{mi.number} "))
 
 
 def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
     can_manage = selectors.can_manage(request.user, mi)
     editable = can_manage and mi.status not in (MIStatus.CLOSED, MIStatus.CANCELLED)
     # The buttons are the moves this user may make; one not possible yet is shown disabled with
-    # why and when, from the same function the service refuses by.
-    moves = [m for m in selectors.allowed_moves(mi, request.user) if m.permitted]
+    # why and when, from the same function the service refuses by (told ``can_manage``, which
+    # it would otherwise ask guardian again).
+    moves = [
+        m for m in selectors.allowed_moves(mi, request.user, may_manage=can_manage) if m.permitted
+    ]
     incident = mi.incident
     roles = selectors.active_roles(mi)
     timeline = (
@@ -159,6 +149,9 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
     )
     children = list(incident.children.select_related("assigned_to").order_by("id"))
     override = next((m for m in moves if m.can_override), None)
+    milestones_form = restore(
+        request, form_key(mi, "milestones"), MilestonesForm, mi=mi
+    ) or MilestonesForm(mi=mi)
     context = {
         "mi": mi,
         "incident": incident,
@@ -167,8 +160,14 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
         ),
         "roles": roles,
         "bridge_is_link": _is_web_link(mi.bridge_link),
+        # Per row: its label, when it happened, why it has no box yet, else its box.
         "milestones": [
-            (name, _milestone_label(name), getattr(mi, name), _not_yet(mi, name))
+            (
+                milestone_label(name),
+                getattr(mi, name),
+                _not_yet(mi, name),
+                milestones_form[name] if name in milestones_form.fields else None,
+            )
             for name in MILESTONES
         ],
         "children": children,
@@ -176,14 +175,13 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
         "timeline": timeline,
         "can_manage": can_manage,
         "editable": editable,
-        "moves": [(m, MOVE_LABELS.get(m.to, m.to), _sentence(m.why)) for m in moves],
+        "moves": [(m, MOVE_LABELS.get(m.to, m.to), sentence(m.why)) for m in moves],
         "override": override,
-        "role_form": restore(request, _key(mi, "roles"), RoleForm) or RoleForm(),
-        "milestones_form": restore(request, _key(mi, "milestones"), MilestonesForm, mi=mi)
-        or MilestonesForm(mi=mi),
-        "transition_form": restore(request, _key(mi, "transition"), TransitionForm)
+        "role_form": restore(request, form_key(mi, "roles"), RoleForm) or RoleForm(),
+        "milestones_form": milestones_form,
+        "transition_form": restore(request, form_key(mi, "transition"), TransitionForm)
         or TransitionForm(),
-        "edit_form": restore(request, _key(mi, "edit"), EditMajorIncidentForm, mi=mi)
+        "edit_form": restore(request, form_key(mi, "edit"), EditMajorIncidentForm, mi=mi)
         or EditMajorIncidentForm(mi=mi),
     }
     return render(request, "incidents/mi_detail.html", context)
@@ -199,36 +197,6 @@ def war_room(request: HttpRequest, number: str) -> HttpResponse:
     """``/war-rooms/<number>/`` leads to the MI page, which is the war room until the war room
     app takes this route over (docs/decisions.md, issue 6); the page does not link here."""
     return redirect("majors:detail", number=number)
-
-
-def _mi_form_action(
-    request: HttpRequest,
-    mi: MajorIncident,
-    form: Any,
-    name: str,
-    anchor: str,
-    act: Callable[[dict[str, Any]], str | None],
-) -> HttpResponse:
-    """Run ``act`` (one service call) for a form on the MI page and go back to the page.
-
-    ``act`` returns the success message, or None when there was nothing to change. A refusal is
-    shown on the form, with what was typed, after the redirect (post/redirect/get, ``prg``);
-    ``NotAllowed`` stays a 403.
-    """
-    if form.is_valid():
-        try:
-            done = act(form.cleaned_data)
-        except NotAllowed:
-            raise
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            if done:
-                messages.success(request, done)
-            else:
-                messages.info(request, "Nothing changed.")
-            return redirect("majors:detail", number=mi.number)
-    return refused(request, _key(mi, name), form, _page(mi, anchor))
 
 
 @require_POST
@@ -254,8 +222,13 @@ def mi_transition(request: HttpRequest, number: str) -> HttpResponse:
             raise DomainError(exc.message) from None
         return f"{mi.number} is now {MIStatus(data['to']).label.lower()}."
 
-    return _mi_form_action(
-        request, mi, TransitionForm(request.POST), "transition", "lifecycle", move
+    return form_action(
+        request,
+        TransitionForm(request.POST),
+        move,
+        page=_page(mi),
+        key=form_key(mi, "transition"),
+        anchor="lifecycle",
     )
 
 
@@ -274,7 +247,9 @@ def mi_edit(request: HttpRequest, number: str) -> HttpResponse:
         services.update_major_incident(mi=mi, actor=request.user, **changes)
         return f"{mi.number} updated."
 
-    return _mi_form_action(request, mi, form, "edit", "declared", edit)
+    return form_action(
+        request, form, edit, page=_page(mi), key=form_key(mi, "edit"), anchor="declared"
+    )
 
 
 @require_POST
@@ -287,7 +262,14 @@ def mi_assign_role(request: HttpRequest, number: str) -> HttpResponse:
         services.assign_role(mi=mi, role=role, user=user, actor=request.user)
         return f"{user.username} is {RaciRole(role).label} on {mi.number}."
 
-    return _mi_form_action(request, mi, RoleForm(request.POST), "roles", "roles", assign)
+    return form_action(
+        request,
+        RoleForm(request.POST),
+        assign,
+        page=_page(mi),
+        key=form_key(mi, "roles"),
+        anchor="roles",
+    )
 
 
 @require_POST
@@ -306,7 +288,7 @@ def mi_remove_role(request: HttpRequest, number: str, assignment_id: int) -> Htt
     except NotAllowed:
         raise
     except DomainError as exc:
-        messages.error(request, _sentence(exc.message))
+        messages.error(request, sentence(exc.message))
     else:
         messages.success(
             request,
@@ -329,7 +311,14 @@ def mi_milestones(request: HttpRequest, number: str) -> HttpResponse:
         services.set_milestones(mi=mi, actor=request.user, values=values)
         return f"Milestones of {mi.number} updated."
 
-    return _mi_form_action(request, mi, form, "milestones", "milestones", backfill)
+    return form_action(
+        request,
+        form,
+        backfill,
+        page=_page(mi),
+        key=form_key(mi, "milestones"),
+        anchor="milestones",
+    )
 
 
 # --- Candidate queue ------------------------------------------------------------------------------

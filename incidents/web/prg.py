@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponseRedirect, QueryDict
 
@@ -59,10 +59,10 @@ def restore(request: HttpRequest, key: str, form_class: type[F], **kwargs: Any) 
     form.cleaned_data = {}
     form._errors = ErrorDict()  # type: ignore[attr-defined]
     for field, errors in saved["errors"].items():
+        # NON_FIELD_ERRORS, or a field the form no longer has: above the form.
         target = field if field in form.fields else None
         for error in errors:
             form.add_error(
-                None if field == NON_FIELD_ERRORS else target,
-                ValidationError(error["message"], code=error.get("code") or None),
+                target, ValidationError(error["message"], code=error.get("code") or None)
             )
     return form

@@ -7,7 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents import selectors, services
@@ -318,6 +320,20 @@ def test_technician_outside_the_team_cannot_move(tina: Any, mi: MajorIncident) -
     assert response.status_code == 403
     mi.refresh_from_db()
     assert mi.status == MIStatus.DECLARED
+
+
+def test_the_ic_page_asks_guardian_once(alice: Any, tina: Any, mi: MajorIncident) -> None:
+    """Whether the viewer may run this MI is asked once; the move buttons are drawn from it."""
+    services.assign_role(mi=mi, role=RaciRole.MAJOR_INCIDENT_MANAGER, user=tina, actor=alice)
+    client = login(tina)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(mi_url(mi)).content.decode()
+    assert "investigating" in buttons(html)
+    object_permission_reads = [
+        q["sql"] for q in queries.captured_queries if "objectpermission" in q["sql"]
+    ]
+    # One guardian check: tina's own grants and her groups' grants on this MI.
+    assert len(object_permission_reads) == 2
 
 
 # --- Roles and milestones -------------------------------------------------------------------------

@@ -305,6 +305,37 @@ def test_the_mi_team_member_without_a_role_reads_it_on_the_web_as_in_the_api(wor
     assert MajorIncident.objects.count() == 2
 
 
+@pytest.mark.parametrize(
+    ("persona", "lands_on"),
+    [
+        ("tina", "/incidents/"),
+        ("lee", "/major-incidents/"),
+        ("gus", "/major-incidents/"),  # no role, on an MI's team: he reads that MI
+        ("oscar", "/incidents/"),  # nothing to read: the incident list says who may
+    ],
+)
+def test_home_leads_to_the_list_one_may_read(world, persona: str, lands_on: str) -> None:
+    """The defect: ``/`` sent gus, whom the navigation offers the MI list, to a 403."""
+    client = _client(world, persona)
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == lands_on
+    assert client.get(lands_on).status_code == (403 if persona == "oscar" else 200)
+
+
+@pytest.mark.parametrize("persona", ["lee", "gus"])
+def test_a_refusal_or_not_found_page_leads_back_to_a_list_one_may_read(world, persona: str) -> None:
+    """The defect: legal's 403 on an incident offered "Back to incidents", another 403."""
+    client = _client(world, persona)
+    for path, code in [(f"/incidents/{world['keys']['inc']}/", 403), ("/nowhere/", 404)]:
+        response = client.get(path)
+        assert response.status_code == code
+        page = response.content.decode()
+        assert 'href="/incidents/"' not in page
+        assert 'href="/major-incidents/">Back to major incidents</a>' in page
+    assert client.get("/major-incidents/").status_code == 200
+
+
 @pytest.mark.parametrize("persona", ["tina", "sue", "gus", "lee"])
 def test_who_may_not_run_the_mi_is_told_who_may(world, persona: str) -> None:
     mi = world["keys"]["mi"]
