@@ -61,7 +61,10 @@ def test_a_message_gets_its_name_only_once_it_is_written(channel, monkeypatch):
 def test_an_unreadable_message_is_skipped_not_fatal(channel, caplog):
     folder = Path(channel.data_folder_in)
     # What the stock transport leaves in its window: the file exists, nothing written yet.
-    (folder / "1_00000000-0000-0000-0000-000000000000.events.msg").write_bytes(b"")
+    # Named to sort before any real message (kombu reads the folder in name order; real names
+    # start with the monotonic clock in ms, which never starts with 0): "1_…" sorted after them
+    # once the machine had been up long enough for that clock to pass 10,000,000.
+    (folder / "0_00000000-0000-0000-0000-000000000000.events.msg").write_bytes(b"")
     channel._put("events", {"body": "next"})
     assert channel._get("events") == {"body": "next"}
     assert "dropped an unreadable message of queue events" in caplog.text
