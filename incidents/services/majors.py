@@ -95,6 +95,8 @@ def declare_major_incident(
             f"{manager.username} is not an active user", field="major_incident_manager"
         )
     _require_commander(manager, field="major_incident_manager")
+    # The same rule as editing it later: an http(s) link the page can offer as "Join bridge".
+    bridge_link = _clean_mi_field("bridge_link", bridge_link or "")
     # The row lock serialises concurrent declarations of one incident on PostgreSQL; the
     # one-to-one constraint below is the backstop everywhere else. It is the first lock of the
     # order (services/common.py): the proposal settled below is locked after it.

@@ -9,7 +9,7 @@ from freezegun import freeze_time
 
 from incidents import services
 from incidents.errors import Conflict, DomainError, NotAllowed
-from incidents.models import EscalationFiring, MIStatus, TimelineKind
+from incidents.models import EscalationFiring, MajorIncident, MIStatus, TimelineKind
 from tests.incidents.mi_fixtures import T0, declare, force_status
 
 
@@ -81,3 +81,18 @@ def test_a_closed_or_cancelled_mi_is_final(mi, alice):
     force_status(mi, MIStatus.CANCELLED)
     with pytest.raises(Conflict):
         services.update_major_incident(mi=mi, actor=alice, summary="x")
+
+
+@pytest.mark.parametrize("link", ["ftp://bridge.example.com/room", "javascript:alert(1)", "meet"])
+def test_declaring_refuses_a_bridge_link_editing_would_refuse(p1, alice, link):
+    """Declared with a link the edit form refuses, the MI could not be edited without changing it
+    (every save re-checks it); the declaration applies the same rule."""
+    with pytest.raises(DomainError) as refused:
+        declare(p1, alice, bridge_link=link)
+    assert refused.value.field == "bridge_link"
+    assert not MajorIncident.objects.filter(incident=p1).exists()
+
+
+def test_declaring_keeps_an_http_bridge_link(p1, alice):
+    mi = declare(p1, alice, bridge_link="  https://meet.example.com/abc-defg-hij ")
+    assert mi.bridge_link == "https://meet.example.com/abc-defg-hij"
