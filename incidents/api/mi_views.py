@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -29,7 +29,6 @@ from incidents.models import (
     MajorIncidentCandidate,
     RaciActivity,
     RoleAssignment,
-    TimelineEntry,
 )
 
 from . import filters
@@ -253,12 +252,7 @@ class MajorIncidentViewSet(
     def timeline(self, request: Request, number: str) -> Response:
         """The MI's rows and its incident's, oldest first, paginated like every list."""
         mi = self.get_object()
-        entries = (
-            TimelineEntry.objects.filter(Q(major_incident=mi) | Q(incident_id=mi.incident_id))
-            .select_related("actor")
-            .order_by("created_at", "id")
-        )
-        page = self.paginate_queryset(entries)
+        page = self.paginate_queryset(selectors.mi_timeline(mi))
         return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
 
     @extend_schema(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from ..models import (
@@ -22,6 +22,7 @@ from ..models import (
     RaciEntry,
     RaciRole,
     RoleAssignment,
+    TimelineEntry,
 )
 from .access import can_declare, can_manage, restrict
 from .actors import Actor, user_of
@@ -244,6 +245,17 @@ def current_commander(mi: MajorIncident) -> User | None:
         mi.role_assignments.filter(role=IC, removed_at__isnull=True).select_related("user").first()
     )
     return row.user if row else None
+
+
+def mi_timeline(mi: MajorIncident, *, newest_first: bool = False) -> QuerySet[TimelineEntry]:
+    """The MI's timeline: its own rows and its incident's (the incident's life before and under
+    the MI), oldest first unless asked otherwise, each with its actor."""
+    order = ("-created_at", "-id") if newest_first else ("created_at", "id")
+    return (
+        TimelineEntry.objects.filter(Q(major_incident=mi) | Q(incident_id=mi.incident_id))
+        .select_related("actor")
+        .order_by(*order)
+    )
 
 
 def raci_holders(mi: MajorIncident, activity_code: str) -> dict[str, list[User]]:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+from django.db.models import Case, IntegerField, Prefetch, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,7 +24,6 @@ from ..models import (
     MIStatus,
     RaciRole,
     RoleAssignment,
-    TimelineEntry,
 )
 from .common import PAGE_SIZE, add_domain_error, form_action, form_key, requires, sentence
 from .forms import (
@@ -142,11 +141,7 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
     ]
     incident = mi.incident
     roles = selectors.active_roles(mi)
-    timeline = (
-        TimelineEntry.objects.filter(Q(major_incident=mi) | Q(incident=incident))
-        .select_related("actor")
-        .order_by("-created_at", "-id")
-    )
+    timeline = selectors.mi_timeline(mi, newest_first=True)
     children = list(incident.children.select_related("assigned_to").order_by("id"))
     override = next((m for m in moves if m.can_override), None)
     milestones_form = restore(
