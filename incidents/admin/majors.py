@@ -10,7 +10,7 @@ from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -147,24 +147,14 @@ class MajorIncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        # The commander column reads the active IC prefetched here, not one query per row.
-        active_ic = RoleAssignment.objects.filter(
-            role=RaciRole.MAJOR_INCIDENT_MANAGER, removed_at__isnull=True
-        ).select_related("user")
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related(Prefetch("role_assignments", active_ic, to_attr="active_ics"))
-        )
+        # The commander column reads the role holders prefetched here, not one query per row.
+        return super().get_queryset(request).prefetch_related(selectors.prefetch_active_roles())
 
     @admin.display(description="incident commander")
     def commander(self, obj: MajorIncident) -> str:
         if not obj.pk:
             return "—"
-        ics = getattr(obj, "active_ics", None)
-        if ics is None:  # a row not read through get_queryset
-            return self._name(selectors.current_commander(obj))
-        return self._name(ics[0].user if ics else None)
+        return self._name(selectors.current_commander(obj))
 
     @staticmethod
     def _name(user: Any) -> str:

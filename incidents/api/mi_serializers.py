@@ -125,9 +125,7 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(RoleAssignmentSerializer(many=True))
     def get_roles(self, mi: MajorIncident) -> list[dict[str, Any]]:
-        rows = getattr(mi, "active_roles", None)
-        if rows is None:
-            rows = selectors.active_roles(mi)
+        rows = selectors.active_roles(mi)  # prefetched by the viewset's queryset
         return list(RoleAssignmentSerializer(rows, many=True).data)
 
     def _children(self, mi: MajorIncident) -> list[Incident]:

@@ -59,13 +59,7 @@ def major_incident_queryset() -> QuerySet[MajorIncident]:
     return MajorIncident.objects.select_related(
         "incident", "trigger_rule", "declared_by", "problem"
     ).prefetch_related(
-        Prefetch(
-            "role_assignments",
-            queryset=RoleAssignment.objects.filter(removed_at__isnull=True)
-            .select_related("user")
-            .order_by("id"),
-            to_attr="active_roles",
-        ),
+        selectors.prefetch_active_roles(),
         Prefetch("incident__children", queryset=Incident.objects.only("id", "parent_id")),
         Prefetch("problem__changes", queryset=Change.objects.only("id", "problem_id")),
     )

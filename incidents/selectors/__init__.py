@@ -39,6 +39,7 @@ from .majors import (
     mi_timeline,
     milestone_not_yet,
     move_not_permitted,
+    prefetch_active_roles,
     raci_holders,
     sweep_candidates,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "milestone_not_yet",
     "move_not_permitted",
     "name_of",
+    "prefetch_active_roles",
     "raci_holders",
     "refusal",
     "restrict",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from ..models import (
@@ -122,8 +122,8 @@ def allowed_moves(
     The MI page draws its buttons from it, the API's ``allowed_transitions`` lists the allowed
     ones, and ``transition_major_incident`` refuses exactly what it says. A list passes
     ``may_manage`` from ``manageable`` (one query for the page, not one per MI); the MI's
-    ``active_roles`` are read if prefetched (the API does), else the commander is asked for only
-    when it matters (an IC may override the stability period).
+    role holders are read if prefetched (``prefetch_active_roles``, as the API does), else the
+    commander is asked for only when it matters (an IC may override the stability period).
     """
     now = now or timezone.now()
     if may_manage is None:
@@ -201,9 +201,6 @@ def _commands(mi: MajorIncident, actor: Actor | None) -> bool:
     user = user_of(actor)
     if user is None:
         return False
-    prefetched = getattr(mi, "active_roles", None)
-    if prefetched is not None:
-        return any(r.role == IC and r.user_id == user.pk for r in prefetched)
     commander = current_commander(mi)
     return commander is not None and commander.pk == user.pk
 
@@ -234,13 +231,32 @@ def milestone_not_yet(mi: MajorIncident, name: str) -> str | None:
     return None
 
 
+def prefetch_active_roles() -> Prefetch:
+    """For a queryset of MIs: each MI's active role holders, read with the page in one query, as
+    ``mi.prefetched_roles``; ``active_roles`` and ``current_commander`` then ask nothing more."""
+    return Prefetch(
+        "role_assignments",
+        queryset=RoleAssignment.objects.filter(removed_at__isnull=True)
+        .select_related("user")
+        .order_by("id"),
+        to_attr="prefetched_roles",
+    )
+
+
 def active_roles(mi: MajorIncident) -> list[RoleAssignment]:
+    """Who holds which role on ``mi`` now, in the order they were assigned."""
+    prefetched: list[RoleAssignment] | None = getattr(mi, "prefetched_roles", None)
+    if prefetched is not None:
+        return prefetched
     return list(
         mi.role_assignments.filter(removed_at__isnull=True).select_related("user").order_by("id")
     )
 
 
 def current_commander(mi: MajorIncident) -> User | None:
+    """The incident commander of ``mi`` now (exactly one while it is live)."""
+    if getattr(mi, "prefetched_roles", None) is not None:
+        return next((r.user for r in active_roles(mi) if r.role == IC), None)
     row = (
         mi.role_assignments.filter(role=IC, removed_at__isnull=True).select_related("user").first()
     )

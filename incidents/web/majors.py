@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Prefetch, Value, When
+from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -65,15 +65,6 @@ def _is_web_link(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-_ACTIVE_IC = Prefetch(
-    "role_assignments",
-    queryset=RoleAssignment.objects.filter(
-        role=RaciRole.MAJOR_INCIDENT_MANAGER, removed_at__isnull=True
-    ).select_related("user"),
-    to_attr="active_ics",
-)
-
-
 @require_GET
 @requires("view", MajorIncident)
 def mi_list(request: HttpRequest) -> HttpResponse:
@@ -81,7 +72,7 @@ def mi_list(request: HttpRequest) -> HttpResponse:
     visible = selectors.restrict(MajorIncident.objects.all(), request.user, "view")
     rows = (
         visible.select_related("incident")
-        .prefetch_related(_ACTIVE_IC)
+        .prefetch_related(selectors.prefetch_active_roles())
         .annotate(
             closed_rank=Case(
                 When(status__in=OPEN_MI_STATUSES, then=Value(0)),
@@ -98,7 +89,7 @@ def mi_list(request: HttpRequest) -> HttpResponse:
         "incidents/mi_list.html",
         {
             "page": page,
-            "majors": page.object_list,
+            "majors": [(mi, selectors.current_commander(mi)) for mi in page.object_list],
             "open_count": visible.filter(status__in=OPEN_MI_STATUSES).count(),
             "can_declare": can_declare,
             "pending_candidates": MajorIncidentCandidate.objects.filter(
