@@ -3,7 +3,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from incidents.web import incidents as incident_views
-from incidents.web import majors as mi_views
 from incidents.web.urls import major_incident_urlpatterns
 
 urlpatterns = [
@@ -11,9 +10,10 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # The war room's resources of an MI come before the incidents API's catch-all JSON 404.
+    path("api/major-incidents/<str:number>/", include("warroom.api.urls")),
     path("api/", include("incidents.api.urls")),
     path("incidents/", include("incidents.web.urls")),
     path("major-incidents/", include((major_incident_urlpatterns, "majors"))),
-    # The war room app takes this route over later; until then it is the MI page.
-    path("war-rooms/<str:number>/", mi_views.war_room, name="war_room"),
+    path("war-rooms/", include("warroom.web.urls")),
 ]

@@ -36,7 +36,7 @@ def send_after_commit(signal: Signal, **kwargs: Any) -> None:
     other after-commit hooks (its messages, the other signals). The change is committed already:
     a receiver's failure must not turn into the caller's error.
     """
-    name = _NAMES.get(id(signal), "a domain signal")
+    name = str(_NAMES.get(id(signal)) or getattr(signal, "mim_name", "a domain signal"))
 
     # (A function, not a functools.partial: Django logs a robust hook's failure by its
     # __qualname__, which a partial lacks.)
@@ -60,3 +60,10 @@ def _send_robust(signal: Signal, name: str, kwargs: dict[str, Any]) -> None:
 
 
 _NAMES = {id(value): name for name, value in list(globals().items()) if isinstance(value, Signal)}
+
+
+def named(module_globals: dict[str, Any]) -> None:
+    """Give a higher app's signals their names for the log (``warroom/events.py`` calls it)."""
+    for name, value in list(module_globals.items()):
+        if isinstance(value, Signal):
+            value.mim_name = name  # type: ignore[attr-defined]

@@ -58,11 +58,13 @@ from .tickets import (
     Urgency,
 )
 from .timeline import (
+    POST_KINDS,
     AppendOnlyError,
     TimelineEntry,
     TimelineKind,
     TimelineQuerySet,
 )
+from .users import UserProfile
 
 __all__ = [
     "MILESTONES",
@@ -70,6 +72,7 @@ __all__ = [
     "OPEN_INCIDENT_STATES",
     "OPEN_MI_STATUSES",
     "ORDERED_MILESTONES",
+    "POST_KINDS",
     "AppendOnlyError",
     "AutoDeclarationRule",
     "AutoDeclareAction",
@@ -113,4 +116,5 @@ __all__ = [
     "TimelineKind",
     "TimelineQuerySet",
     "Urgency",
+    "UserProfile",
 ]

@@ -125,6 +125,9 @@ class MajorIncident(NumberedModel):
     summary = models.TextField(blank=True)
     impact_statement = models.TextField()
     bridge_link = models.URLField(max_length=500, blank=True)
+    bridge_dial_in = models.CharField(
+        max_length=200, blank=True, help_text="Phone number and access code of the bridge"
+    )
     is_security = models.BooleanField(default=False)
     media_attention = models.BooleanField(default=False)
     trigger_rule = models.ForeignKey(

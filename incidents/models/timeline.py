@@ -29,6 +29,26 @@ class TimelineKind(models.TextChoices):
     ESCALATED = "escalated", "Escalated"
     PROPOSED = "proposed", "Proposed as a major incident"
     PROPOSAL_REJECTED = "proposal_rejected", "Proposal rejected"
+    # Posted by people in the war room (the kinds ``POST …/timeline/`` takes).
+    COMMAND_UPDATE = "command_update", "Command update"
+    DECISION = "decision", "Decision"
+    FINDING = "finding", "Finding"
+    # Written by the war room's services as its work changes.
+    THREAD_OPENED = "thread_opened", "Thread opened"
+    ASSESSMENT = "assessment", "Initial assessment"
+    CHECKPOINT = "checkpoint", "Checkpoint"
+    ACTION_ITEM = "action_item", "Action item"
+    BRIDGE_JOINED = "bridge_joined", "Joined the bridge"
+    BRIDGE_LEFT = "bridge_left", "Left the bridge"
+
+
+# What a person may post to an MI's timeline; everything else is written by a service.
+POST_KINDS = (
+    TimelineKind.NOTE,
+    TimelineKind.COMMAND_UPDATE,
+    TimelineKind.DECISION,
+    TimelineKind.FINDING,
+)
 
 
 class AppendOnlyError(Exception):
@@ -59,13 +79,26 @@ class TimelineEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The war room's thread the row belongs to, by its slug ("command", or a subsystem thread's):
+    # a label the war room defines, not a foreign key, so that the timeline (here, at the bottom
+    # of the apps) never depends on the app above it. The war room's services check it exists.
+    thread = models.CharField(max_length=64, blank=True, default="")
+    # A correction is a new row pointing at the one it corrects; the corrected row stays.
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
+    )
 
     objects = TimelineQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name_plural = "timeline entries"
-        indexes = [models.Index(fields=["incident", "created_at"], name="timeline_incident_time")]
+        indexes = [
+            models.Index(fields=["incident", "created_at"], name="timeline_incident_time"),
+            # The war room reads and polls a timeline by id (its cursor), newest first.
+            models.Index(fields=["incident", "id"], name="timeline_incident_id"),
+            models.Index(fields=["major_incident", "id"], name="timeline_mi_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"

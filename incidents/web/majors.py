@@ -179,12 +179,6 @@ def mi_detail(request: HttpRequest, number: str) -> HttpResponse:
     return _render_mi(request, _mi_or_404(number, request))
 
 
-def war_room(request: HttpRequest, number: str) -> HttpResponse:
-    """``/war-rooms/<number>/`` leads to the MI page, which is the war room until the war room
-    app takes this route over (docs/decisions.md, issue 6); the page does not link here."""
-    return redirect("majors:detail", number=number)
-
-
 @require_POST
 @requires("view", MajorIncident)
 def mi_transition(request: HttpRequest, number: str) -> HttpResponse:

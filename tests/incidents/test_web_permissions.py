@@ -137,7 +137,7 @@ MATRIX: list[Case] = [
      DECLARE),
     ("mi list", "majors:list", "get", "/major-incidents/", None, READ_MI),
     ("mi page", "majors:detail", "get", "/major-incidents/{mi}/", None, READ_MI),
-    ("war room", "war_room", "get", "/war-rooms/{mi}/", None, EVERYONE),
+    ("war room", "warroom:page", "get", "/war-rooms/{mi}/", None, EVERYONE),
     ("mi move", "majors:transition", "post", "/major-incidents/{mi}/transition/",
      {"to": "investigating"}, RUN_MI),
     ("mi edit", "majors:edit", "post", "/major-incidents/{mi}/edit/", _mi_edit_body, RUN_MI),

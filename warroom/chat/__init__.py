@@ -1,0 +1,1 @@
+"""Chat commands into the war room (Slack's /mim)."""

@@ -1,0 +1,4 @@
+"""The war room's writes: one function per change, each with its timeline row, called alike by
+the API, the page, the admin, tasks and chat commands. Re-exported here by name."""
+
+__all__: list[str] = []
