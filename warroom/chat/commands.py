@@ -102,7 +102,7 @@ def usage(verb: str | None = None) -> str:
 
 
 def run(invocation: Invocation) -> Reply:
-    verb, args = _first_word(invocation.text)
+    verb, args = _first_word(mrkdwn.clean(invocation.text))
     verb = verb.lower()
     if verb in ("", "help"):
         return Reply(usage())
