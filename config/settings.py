@@ -195,7 +195,7 @@ SLACK_API_URL = env.str(
 )
 TEAMS_WEBHOOK_URL = env_secret("TEAMS_WEBHOOK_URL")
 # The Slack app's signing secret: `/mim` slash commands (POST /chat/slack/commands/) are verified
-# with it; unset, the endpoint is off (503) and says so once in the log.
+# with it; unset, the endpoint is off (404 "not configured") and says so once in the log.
 SLACK_SIGNING_SECRET = env_secret("SLACK_SIGNING_SECRET")
 
 # --- JWT -----------------------------------------------------------------------------------------

@@ -563,7 +563,7 @@ def test_without_a_signing_secret_the_endpoint_is_off(
         first = slash(f"post {mi.number} hello", BOB_SLACK, secret="anything")
         second = slash(f"post {mi.number} hello", BOB_SLACK, secret="anything")
 
-    assert first.status_code == second.status_code == 503
+    assert first.status_code == second.status_code == 404
     assert b"SLACK_SIGNING_SECRET is unset" in first.content
     said = [r for r in caplog.records if "Slack commands are off" in r.getMessage()]
     assert len(said) == 1

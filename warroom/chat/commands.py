@@ -96,8 +96,10 @@ _FIRST_WORD = re.compile(r"\s*(\S*)\s*(.*)", re.DOTALL)
 
 def usage(verb: str | None = None) -> str:
     verbs = [verb] if verb in USAGE else list(USAGE)
-    lines = [f"`/mim {v} {escape(USAGE[v][0])}`".replace(" `", "`") + f" — {USAGE[v][1]}"
-             for v in verbs]  # fmt: skip
+    lines = [
+        "`" + " ".join(filter(None, ("/mim", v, escape(USAGE[v][0])))) + f"` — {USAGE[v][1]}"
+        for v in verbs
+    ]
     return ("Usage: " if verb in USAGE else "Commands:\n") + "\n".join(lines)
 
 

@@ -56,7 +56,7 @@ def _off() -> HttpResponse:
     if not _said_off:
         _said_off = True
         log.warning("Slack commands are off: SLACK_SIGNING_SECRET is unset")
-    return _plain("Slack commands are not configured here (SLACK_SIGNING_SECRET is unset).", 503)
+    return _plain("Slack commands are not configured here (SLACK_SIGNING_SECRET is unset).", 404)
 
 
 def _unverified(request: HttpRequest, body: bytes, secret: str) -> str | None:
