@@ -194,6 +194,9 @@ SLACK_API_URL = env.str(
     "SLACK_API_URL", default="https://slack.com/api/" if SLACK_BOT_TOKEN else ""
 )
 TEAMS_WEBHOOK_URL = env_secret("TEAMS_WEBHOOK_URL")
+# The Slack app's signing secret: `/mim` slash commands (POST /chat/slack/commands/) are verified
+# with it; unset, the endpoint is off (404 "not configured") and says so once in the log.
+SLACK_SIGNING_SECRET = env_secret("SLACK_SIGNING_SECRET")
 
 # --- JWT -----------------------------------------------------------------------------------------
 JWT_SIGNING_KEY = env_secret("JWT_SIGNING_KEY") or SECRET_KEY

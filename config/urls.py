@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from incidents.web import incidents as incident_views
 from incidents.web.urls import major_incident_urlpatterns
+from warroom.chat import slack
 
 urlpatterns = [
     path("", incident_views.home, name="home"),
@@ -16,4 +17,5 @@ urlpatterns = [
     path("incidents/", include("incidents.web.urls")),
     path("major-incidents/", include((major_incident_urlpatterns, "majors"))),
     path("war-rooms/", include("warroom.web.urls")),
+    path("chat/slack/commands/", slack.slash_command, name="slack-commands"),
 ]
