@@ -277,8 +277,15 @@ def _names(patterns: list[Any], namespace: str = "") -> set[str]:
             inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
             found |= _names(pattern.url_patterns, inner)
         elif isinstance(pattern, URLPattern):
+            if pattern.name in SIGNED_BY_THE_CALLER:
+                continue
             found.add(f"{namespace}{pattern.name or ''}")
     return found
+
+
+# Not pages: requests signed by another system, refused without a valid signature whoever the
+# session is (tests/warroom/test_chat.py tries each way in).
+SIGNED_BY_THE_CALLER = {"slack-commands"}
 
 
 def test_every_web_url_is_in_the_matrix() -> None:
