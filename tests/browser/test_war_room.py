@@ -78,7 +78,7 @@ def room(make_ci: Any, make_incident: Any, alice: Any) -> MajorIncident:
 def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The browser itself, for a test that needs two users side by side (two contexts)."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); skipped")
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # see tests/browser/conftest.py

@@ -86,7 +86,8 @@ def test_unknown_malformed_and_lowercase_numbers_are_404(
     # Resolved as the MI page and the API resolve it: the number as written.
     api = bearer_client(alice)
     lower = mi.number.lower()
-    assert client.get(room(lower)).status_code == api.get(f"/api/major-incidents/{lower}/").status_code
+    from_api = api.get(f"/api/major-incidents/{lower}/").status_code
+    assert client.get(room(lower)).status_code == from_api
 
 
 def test_the_anonymous_are_sent_to_log_in(mi: MajorIncident) -> None:
@@ -134,9 +135,7 @@ def test_a_move_goes_back_to_the_war_room(web: Any, alice: Any, mi: MajorInciden
 # --- The header -----------------------------------------------------------------------------------
 
 
-def test_the_header_says_status_ic_users_and_when(
-    web: Any, alice: Any, tina: Any, p1: Any
-) -> None:
+def test_the_header_says_status_ic_users_and_when(web: Any, alice: Any, tina: Any, p1: Any) -> None:
     with freeze_time(T0):
         mi = declare(p1, alice, summary="Card payments fail", bridge_link="https://meet.example/x")
     MajorIncident.objects.filter(pk=mi.pk).update(next_update_due_at=T0 + timedelta(minutes=30))
@@ -151,7 +150,9 @@ def test_the_header_says_status_ic_users_and_when(
     assert fact(html, "header-elapsed") == "Since declared 1 h 05 min declared 09:00 UTC"
     assert '<time datetime="2025-03-03T09:00:00+00:00" data-elapsed' in html
     # Due at 09:30, it is 10:05: overdue, and it says so in red (the class).
-    assert fact(html, "header-next-update") == "Next stakeholder update overdue by 35 min due 09:30 UTC"
+    assert fact(html, "header-next-update") == (
+        "Next stakeholder update overdue by 35 min due 09:30 UTC"
+    )
     assert "wr-fact wr-fact--overdue" in html
     assert 'href="https://meet.example/x"' in html and "Join bridge" in html
 
@@ -202,7 +203,8 @@ def test_no_ic_and_no_bridge_say_so(web: Any, alice: Any, mi: MajorIncident) -> 
 def test_the_dial_in_is_shown(web: Any, tina: Any, mi: MajorIncident) -> None:
     MajorIncident.objects.filter(pk=mi.pk).update(bridge_dial_in="+44 20 7946 0000, 123456#")
     html = html_of(web(tina), mi)
-    assert 'data-testid="bridge-dial-in">Dial-in <span class="mono">+44 20 7946 0000, 123456#<' in html
+    dial_in = 'data-testid="bridge-dial-in">Dial-in <span class="mono">+44 20 7946 0000, 123456#<'
+    assert dial_in in html
 
 
 def test_the_ic_gets_the_moves_the_others_read(
