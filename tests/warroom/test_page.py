@@ -276,3 +276,33 @@ def test_user_text_in_the_header_is_text(web: Any, alice: Any, make_incident: An
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert 'href="javascript:' not in html
     assert 'data-testid="bridge-link"' not in html
+
+
+# --- Queries --------------------------------------------------------------------------------------
+
+
+def test_the_page_reads_the_same_number_of_queries_for_a_small_and_a_big_team(
+    web: Any, alice: Any, mi: MajorIncident, person: Any, make_incident: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = web(alice)
+    client.get(room(mi))  # sessions and the seeded properties warm
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(room(mi)).status_code == 200
+        return len(queries.captured_queries)
+
+    small = count()
+    for n, role in enumerate(
+        [RaciRole.SCRIBE, RaciRole.TECHNICAL_LEAD, RaciRole.COMMUNICATIONS_LEAD]
+    ):
+        services.assign_role(
+            mi=mi, role=role, user=person(f"usr_team_{n}", "technician"), actor=alice
+        )
+    for n in range(4):
+        child = make_incident(short_description=f"Me too {n}", impact=3, urgency=3)
+        services.link_incident(incident=child, parent=mi.incident, actor=alice)
+    assert count() == small
