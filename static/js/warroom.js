@@ -1,7 +1,8 @@
 /* MIM Desk — the war room's clocks: time since declaration and the next update's countdown.
  *
  * The server renders both (warroom/web/page.py: span); this keeps them ticking without a reload
- * and says them the same way. Times are read from <time datetime> (UTC, ISO 8601).
+ * and says them the same way. Times are read from <time datetime> (UTC, ISO 8601), also in the
+ * header's live part after htmx swaps it in (every tick looks them up again).
  */
 (function () {
   "use strict";
@@ -29,6 +30,18 @@
       if (fact) fact.classList.toggle("wr-fact--overdue", left <= 0);
     });
   }
+
+  // The live header's poll (templates/warroom/_header_live.html). A session that expired answers
+  // it with a redirect to the login page, which must not be swapped into the header: reload, so
+  // the browser goes to log in and comes back here.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    var url = event.detail.xhr && event.detail.xhr.responseURL;
+    if (target && target.id === "wr-head-live" && url && url.indexOf("part=header") === -1) {
+      event.detail.shouldSwap = false;
+      window.location.reload();
+    }
+  });
 
   function start() {
     tick();

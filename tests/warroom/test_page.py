@@ -306,3 +306,62 @@ def test_the_page_reads_the_same_number_of_queries_for_a_small_and_a_big_team(
         child = make_incident(short_description=f"Me too {n}", impact=3, urgency=3)
         services.link_incident(incident=child, parent=mi.incident, actor=alice)
     assert count() == small
+
+
+# --- The live header ------------------------------------------------------------------------------
+
+
+def _poll(client: Client, mi: MajorIncident, drawn: str = "declared") -> Any:
+    return client.get(room(mi), {"part": "header", "drawn": drawn}, HTTP_HX_REQUEST="true")
+
+
+def test_the_header_polls_its_live_part(web: Any, alice: Any, tina: Any, mi: MajorIncident) -> None:
+    html = html_of(web(tina), mi)
+    assert f'hx-get="/war-rooms/{mi.number}/?part=header&amp;drawn=declared"' in html
+    assert 'hx-trigger="every 10s"' in html
+
+    response = _poll(web(tina), mi)
+    assert response.status_code == 200
+    part = response.content.decode()
+    assert "<html" not in part and 'data-testid="transition-form"' not in part
+    assert 'id="wr-head-live"' in part
+    assert 'data-testid="mi-status">Declared<' in part
+    assert 'data-testid="header-stale"' not in part
+    assert "HX-Request" in response["Vary"]
+    assert "HX-Request" in web(tina).get(room(mi))["Vary"]
+
+
+def test_the_poll_shows_what_someone_else_changed(
+    web: Any, alice: Any, tina: Any, mi: MajorIncident, person: Any
+) -> None:
+    services.transition_major_incident(mi=mi, to=MIStatus.INVESTIGATING, actor=alice)
+    ian = person("usr_ian_ic", "itsm_manager")
+    services.assign_role(mi=mi, role=RaciRole.MAJOR_INCIDENT_MANAGER, user=ian, actor=alice)
+    part = _poll(web(tina), mi).content.decode()
+    assert 'data-testid="mi-status">Investigating<' in part
+    assert fact(part, "header-ic") == f"Incident commander {ian.username}"
+    # The page's moves were drawn for "declared": it says they are stale, and links to a reload.
+    stale = part.split('data-testid="header-stale"', 1)[1].split("</p>", 1)[0]
+    assert f"{mi.number} is now investigating" in stale
+    assert f'href="/war-rooms/{mi.number}/"' in stale
+    # The next poll carries the status the page was drawn with, whatever it is now.
+    assert "drawn=declared" in part
+    # Drawn for the status it has: nothing stale.
+    assert (
+        'data-testid="header-stale"' not in _poll(web(tina), mi, "investigating").content.decode()
+    )
+    # Nonsense in "drawn" is no status at all: taken as the current one.
+    assert 'data-testid="header-stale"' not in _poll(web(tina), mi, "<b>x</b>").content.decode()
+
+
+def test_the_poll_refuses_as_the_page_does(web: Any, oscar: Any, mi: MajorIncident) -> None:
+    assert _poll(web(oscar), mi).status_code == 403
+    assert _poll(Client(), mi).status_code == 302
+    assert _poll(web(oscar), mi).status_code == web(oscar).get(room(mi)).status_code
+
+
+def test_a_closed_mi_is_not_polled(web: Any, alice: Any, mi: MajorIncident) -> None:
+    force_status(mi, MIStatus.CLOSED, resolved_at=T0, closed_at=T0)
+    html = html_of(web(alice), mi)
+    assert "hx-get" not in html.split('id="wr-head-live"', 1)[1].split(">", 1)[0]
+    assert "every 10s" not in html

@@ -15,9 +15,11 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from incidents.models import MajorIncident
+from incidents import selectors
+from incidents.models import MajorIncident, MIStatus
 from incidents.web.common import requires
 from incidents.web.majors import mi_or_404, mi_page_context
 
@@ -52,11 +54,15 @@ def _ended_at(mi: MajorIncident) -> datetime | None:
     return mi.resolved_at or mi.closed_at or mi.updated_at
 
 
-def header_context(mi: MajorIncident, now: datetime) -> dict[str, Any]:
-    """The header's clocks, as first rendered (the page's script keeps them ticking)."""
+def header_context(mi: MajorIncident, now: datetime, drawn: str = "") -> dict[str, Any]:
+    """The header's clocks, as first rendered (the page's script keeps them ticking).
+
+    ``drawn``: the status the page's moves were drawn for (the live header's poll says it back).
+    """
     ended = _ended_at(mi)
     due = mi.next_update_due_at if mi.is_open else None
     return {
+        "header_drawn_status": drawn if drawn in MIStatus.values else mi.status,
         "header_ended_at": ended,
         "header_elapsed": span((ended or now) - mi.declared_at),
         "header_update_due": due,
@@ -72,9 +78,26 @@ def war_room(request: HttpRequest, number: str) -> HttpResponse:
     # a 404 for no such MI, a 403 saying who may for one this user may not see.
     mi = mi_or_404(number, request)
     now = timezone.now()
-    context: dict[str, Any] = {"now": now}
-    context.update(mi_page_context(request, mi))
-    context.update(header_context(mi, now))
-    for area in PANELS:
-        context.update(area.panel(request, mi))
-    return render(request, "warroom/page.html", context)
+    if request.htmx and request.GET.get("part") == "header":  # type: ignore[attr-defined]
+        response = _live_header(request, mi, now)
+    else:
+        context: dict[str, Any] = {"now": now}
+        context.update(mi_page_context(request, mi))
+        context.update(header_context(mi, now))
+        for area in PANELS:
+            context.update(area.panel(request, mi))
+        response = render(request, "warroom/page.html", context)
+    # One URL, two answers (the page, the header's poll): caches must tell them apart.
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def _live_header(request: HttpRequest, mi: MajorIncident, now: datetime) -> HttpResponse:
+    """The header's live part only: what its poll swaps in (templates/warroom/_header_live.html)."""
+    context: dict[str, Any] = {
+        "mi": mi,
+        "incident": mi.incident,
+        "commander": selectors.current_commander(mi),
+        **header_context(mi, now, drawn=request.GET.get("drawn", "")),
+    }
+    return render(request, "warroom/_header_live.html", context)
