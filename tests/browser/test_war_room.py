@@ -208,6 +208,29 @@ def test_the_clocks_tick_without_a_reload(
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
 
 
+def test_the_header_shows_what_someone_else_changed_without_a_reload(
+    alice: Any, room: MajorIncident, live_server: Any, chromium: Any, screenshots: Path
+) -> None:
+    base = live_server.url
+    tina = make_user("usr_tina_tech", "technician")
+    page = _open(chromium, base, tina, _url(room), LAPTOP)
+    assert page.locator("[data-testid=header-stale]").count() == 0
+    # Meanwhile, on the bridge, the IC moves it.
+    services.transition_major_incident(mi=room, to=MIStatus.IDENTIFIED, actor=alice)
+    page.locator("[data-testid=mi-status]", has_text=re.compile("identified", re.I)).wait_for(
+        timeout=15_000
+    )
+    stale = page.locator("[data-testid=header-stale]")
+    assert f"{room.number} is now identified" in stale.inner_text()
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    assert page.evaluate(OVERFLOW) == {"fits": True, "wide": []}
+    page.screenshot(path=str(screenshots / "war_room_header_live.png"))
+
+    # The session ends: the next poll sends the browser to log in, not a login form into the header.
+    page.context.clear_cookies()
+    page.wait_for_url(re.compile(r".*/accounts/login/\?next=/war-rooms/MI\d{7}/$"), timeout=15_000)
+
+
 @pytest.mark.skipif(
     not TIMELINE_PANEL.exists() or 'data-testid="timeline-post"' not in TIMELINE_PANEL.read_text(),
     reason="the timeline panel (templates/warroom/_timeline.html) is not merged yet",

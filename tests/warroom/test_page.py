@@ -189,6 +189,8 @@ def test_a_finished_mi_shows_how_long_it_lasted_and_no_countdown(
     assert fact(html, "header-next-update") == "Next stakeholder update —"
     assert moves(html) == set()
     assert "Closed: the war room is read-only." in html
+    for form in ("transition-form", "edit-form", "role-form", "milestones-form"):
+        assert f'data-testid="{form}"' not in html
 
 
 def test_no_ic_and_no_bridge_say_so(web: Any, alice: Any, mi: MajorIncident) -> None:
