@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -27,6 +28,8 @@ from tests.conftest import PASSWORD
 from tests.incidents.mi_fixtures import declare, force_status
 
 pytestmark = pytest.mark.django_db
+
+User = get_user_model()
 
 
 def login(user: Any) -> Client:
@@ -339,17 +342,28 @@ def test_technician_outside_the_team_cannot_move(tina: Any, mi: MajorIncident) -
 
 
 def test_the_ic_page_asks_guardian_once(alice: Any, tina: Any, mi: MajorIncident) -> None:
-    """Whether the viewer may run this MI is asked once; the move buttons are drawn from it."""
+    """Whether the viewer may run this MI is asked once; the move buttons are drawn from it.
+
+    Asked of the MI's part of the page (``mi_page_context``): the war room's panels around it ask
+    their own questions (may post, may edit the scratchpad).
+    """
+    from django.test import RequestFactory
+
+    from incidents.web.majors import mi_page_context
+
     services.assign_role(mi=mi, role=RaciRole.MAJOR_INCIDENT_MANAGER, user=tina, actor=alice)
-    client = login(tina)
+    request = RequestFactory().get(room_url(mi))
+    request.user = User.objects.get(pk=tina.pk)
+    request.session = {}  # type: ignore[assignment]
     with CaptureQueriesContext(connection) as queries:
-        html = client.get(room_url(mi)).content.decode()
-    assert "investigating" in buttons(html)
+        context = mi_page_context(request, MajorIncident.objects.get(pk=mi.pk))
+    assert "investigating" in {move.to for move, _, _ in context["moves"]}
     object_permission_reads = [
         q["sql"] for q in queries.captured_queries if "objectpermission" in q["sql"]
     ]
     # One guardian check: tina's own grants and her groups' grants on this MI.
     assert len(object_permission_reads) == 2
+    assert "investigating" in buttons(login(tina).get(room_url(mi)).content.decode())
 
 
 # --- Roles and milestones -------------------------------------------------------------------------
