@@ -39,10 +39,11 @@ from .prg import refused, restore
 # --- Major incidents ------------------------------------------------------------------------------
 
 
-def _mi_or_404(number: str, request: HttpRequest) -> MajorIncident:
+def mi_or_404(number: str, request: HttpRequest) -> MajorIncident:
     """The MI by number: a 404 if there is none, a 403 if the user may not see this one.
 
-    Its team may, whatever their role (guardian object permissions), as in the API.
+    Its team may, whatever their role (guardian object permissions), as in the API. The war room
+    (``warroom.web.page``) looks its MI up through this too, so both pages refuse alike.
     """
     mi = (
         MajorIncident.objects.by_number(number)
@@ -112,8 +113,13 @@ MOVE_LABELS: dict[str, str] = {
 }
 
 
+# The MI's page is its war room (``warroom:page``); the forms go back there. A URL name reversed,
+# not an import: incidents does not depend on warroom.
+WAR_ROOM = "warroom:page"
+
+
 def _page(mi: MajorIncident) -> str:
-    return reverse("majors:detail", kwargs={"number": mi.number})
+    return reverse(WAR_ROOM, kwargs={"number": mi.number})
 
 
 def _not_yet(mi: MajorIncident, name: str) -> str:
@@ -121,7 +127,12 @@ def _not_yet(mi: MajorIncident, name: str) -> str:
     return sentence((selectors.milestone_not_yet(mi, name) or "").removeprefix(f"{mi.number} "))
 
 
-def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
+def mi_page_context(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:
+    """What the MI's part of its page shows: header, moves, roles, what was declared, milestones.
+
+    The war room renders it (``templates/incidents/_mi_*.html``); its own timeline panel shows the
+    timeline. Forms refused by their action come back here once, with what was typed (``prg``).
+    """
     can_manage = selectors.can_manage(request.user, mi)
     editable = can_manage and mi.status not in (MIStatus.CLOSED, MIStatus.CANCELLED)
     # The buttons are the moves this user may make; one not possible yet is shown disabled with
@@ -132,13 +143,12 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
     ]
     incident = mi.incident
     roles = selectors.active_roles(mi)
-    timeline = selectors.mi_timeline(mi, newest_first=True)
     children = list(incident.children.select_related("assigned_to").order_by("id"))
     override = next((m for m in moves if m.can_override), None)
     milestones_form = restore(
         request, form_key(mi, "milestones"), MilestonesForm, mi=mi
     ) or MilestonesForm(mi=mi)
-    context = {
+    return {
         "mi": mi,
         "incident": incident,
         "commander": next(
@@ -158,7 +168,6 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
         ],
         "children": children,
         "open_children": sum(1 for c in children if c.is_open),
-        "timeline": timeline,
         "can_manage": can_manage,
         "editable": editable,
         "moves": [(m, MOVE_LABELS.get(m.to, m.to), sentence(m.why)) for m in moves],
@@ -170,19 +179,27 @@ def _render_mi(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
         "edit_form": restore(request, form_key(mi, "edit"), EditMajorIncidentForm, mi=mi)
         or EditMajorIncidentForm(mi=mi),
     }
-    return render(request, "incidents/mi_detail.html", context)
 
 
 @require_GET
 @requires("view", MajorIncident)
 def mi_detail(request: HttpRequest, number: str) -> HttpResponse:
-    return _render_mi(request, _mi_or_404(number, request))
+    """The old MI page leads to the war room, which shows all it showed (issue 7).
+
+    Asked as the war room asks (404, then 403), so the redirect tells nobody more than the war
+    room would. A query string is kept.
+    """
+    mi = mi_or_404(number, request)
+    target = _page(mi)
+    if request.META.get("QUERY_STRING"):
+        target += "?" + request.META["QUERY_STRING"]
+    return redirect(target)
 
 
 @require_POST
 @requires("view", MajorIncident)
 def mi_transition(request: HttpRequest, number: str) -> HttpResponse:
-    mi = _mi_or_404(number, request)
+    mi = mi_or_404(number, request)
 
     def move(data: dict[str, Any]) -> str:
         try:
@@ -216,7 +233,7 @@ def mi_transition(request: HttpRequest, number: str) -> HttpResponse:
 @requires("view", MajorIncident)
 def mi_edit(request: HttpRequest, number: str) -> HttpResponse:
     """What was declared: impact statement, summary, bridge link and the flags."""
-    mi = _mi_or_404(number, request)
+    mi = mi_or_404(number, request)
     form = EditMajorIncidentForm(request.POST, mi=mi)
 
     def edit(data: dict[str, Any]) -> str | None:
@@ -235,7 +252,7 @@ def mi_edit(request: HttpRequest, number: str) -> HttpResponse:
 @require_POST
 @requires("view", MajorIncident)
 def mi_assign_role(request: HttpRequest, number: str) -> HttpResponse:
-    mi = _mi_or_404(number, request)
+    mi = mi_or_404(number, request)
 
     def assign(data: dict[str, Any]) -> str:
         role, user = data["role"], data["user"]
@@ -255,7 +272,7 @@ def mi_assign_role(request: HttpRequest, number: str) -> HttpResponse:
 @require_POST
 @requires("view", MajorIncident)
 def mi_remove_role(request: HttpRequest, number: str, assignment_id: int) -> HttpResponse:
-    mi = _mi_or_404(number, request)
+    mi = mi_or_404(number, request)
     assignment = (
         RoleAssignment.objects.filter(pk=assignment_id, major_incident=mi)
         .select_related("user")
@@ -274,13 +291,13 @@ def mi_remove_role(request: HttpRequest, number: str, assignment_id: int) -> Htt
             request,
             f"{assignment.user.username} is no longer {assignment.get_role_display()}.",
         )
-    return redirect("majors:detail", number=mi.number)
+    return redirect(_page(mi))
 
 
 @require_POST
 @requires("view", MajorIncident)
 def mi_milestones(request: HttpRequest, number: str) -> HttpResponse:
-    mi = _mi_or_404(number, request)
+    mi = mi_or_404(number, request)
     form = MilestonesForm(request.POST, mi=mi)
 
     def backfill(data: dict[str, Any]) -> str | None:
@@ -365,7 +382,7 @@ def candidate_accept(request: HttpRequest, candidate_id: int) -> HttpResponse:
     messages.success(
         request, f"{candidate.incident.number} declared as {mi.number}; you are its commander."
     )
-    return redirect("majors:detail", number=mi.number)
+    return redirect(_page(mi))
 
 
 @require_POST

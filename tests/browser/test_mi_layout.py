@@ -1,5 +1,5 @@
-"""The MI page at 1366 px, in Chromium (issue 6, item 12): in monitoring, the side panel with the
-moves fits its column (no horizontal overflow), the Resolve button waits and says until when,
+"""The MI page (its war room) at 1366 px, in Chromium (issue 6, item 12): in monitoring, the moves
+panel fits its column (no horizontal overflow), the Resolve button waits and says until when,
 and a refused form can be reloaded."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def test_monitoring_panel_fits_at_1366_and_shows_the_countdown(
     alice: Any, monitoring: MajorIncident, live_server: Any, page: Any, screenshots: Path
 ) -> None:
     base = live_server.url
-    mi_page = f"/major-incidents/{monitoring.number}/"
+    mi_page = f"/war-rooms/{monitoring.number}/"  # the MI page is its war room
     assert page.viewport_size["width"] == 1366
     _login(page, base, alice.username, mi_page)
 
@@ -78,7 +78,7 @@ def test_monitoring_panel_fits_at_1366_and_shows_the_countdown(
     panel = page.locator("#lifecycle")
     measured = page.evaluate(OVERFLOW)
     assert measured == {"page": 0, "wide": []}
-    box, side = panel.bounding_box(), page.locator(".layout-2col__side").bounding_box()
+    box, side = panel.bounding_box(), page.locator(".wr-head__moves").bounding_box()
     assert box["x"] + box["width"] <= side["x"] + side["width"] + 0.5
 
     wait = panel.locator("[data-testid=move-wait-resolved]")
@@ -97,7 +97,7 @@ def test_a_refused_form_survives_a_reload(
     alice: Any, monitoring: MajorIncident, live_server: Any, page: Any, screenshots: Path
 ) -> None:
     base = live_server.url
-    mi_page = f"/major-incidents/{monitoring.number}/"
+    mi_page = f"/war-rooms/{monitoring.number}/"  # the MI page is its war room
     _login(page, base, alice.username, mi_page)
     page.locator("[data-testid=edit-form]").evaluate("f => f.closest('details').open = true")
     page.fill("textarea[name=edit-impact_statement]", "   ")
@@ -118,7 +118,7 @@ def test_a_commander_without_the_override_sees_why_at_1366(
 ) -> None:
     sam = make_user("usr_sam_admin", "super_admin", staff=True)
     base = live_server.url
-    mi_page = f"/major-incidents/{monitoring.number}/"
+    mi_page = f"/war-rooms/{monitoring.number}/"  # the MI page is its war room
     _login(page, base, sam.username, mi_page)
     panel = page.locator("#lifecycle")
     assert panel.locator("[data-testid=override]").count() == 0

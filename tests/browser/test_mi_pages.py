@@ -64,7 +64,7 @@ def test_manager_declares_and_moves_an_mi(
         "EU customers cannot complete checkout; card payments fail with 503."
     )
     form.locator("button[type=submit]").click()
-    page.wait_for_url(re.compile(r".*/major-incidents/MI\d{7}/$"))
+    page.wait_for_url(re.compile(r".*/war-rooms/MI\d{7}/$"))  # the MI page leads there
 
     mi = MajorIncident.objects.get(incident=incident)
     assert page.locator("[data-testid=mi-number]").inner_text() == mi.number
@@ -75,12 +75,12 @@ def test_manager_declares_and_moves_an_mi(
     roles.locator("select[name=role]").select_option("communications_lead")
     roles.locator("input[name=user]").fill(sam.username)
     roles.locator("button[type=submit]").click()
-    page.wait_for_url(f"{base}/major-incidents/{mi.number}/")
+    page.wait_for_url(f"{base}/war-rooms/{mi.number}/")
     assert "Communications lead" in page.locator("[data-testid=roles]").inner_text()
 
     page.fill("textarea[name=reason]", "Payments team engaged on the bridge")
     page.click("button[data-move=investigating]")
-    page.wait_for_url(f"{base}/major-incidents/{mi.number}/")
+    page.wait_for_url(f"{base}/war-rooms/{mi.number}/")
     assert page.locator("[data-testid=mi-status]").inner_text().lower() == "investigating"
     mi.refresh_from_db()
     assert mi.status == MIStatus.INVESTIGATING

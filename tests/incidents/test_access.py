@@ -215,7 +215,7 @@ def test_web_and_api_agree_on_one_mi_for_every_persona(request, team):
         web = Client()
         web.force_login(user)
         for mi in (team["mi"], team["other"]):
-            page = web.get(f"/major-incidents/{mi.number}/").status_code
+            page = web.get(f"/war-rooms/{mi.number}/").status_code
             api = bearer_client(user).get(f"/api/major-incidents/{mi.number}/").status_code
             assert page == api, (name, mi.number, page, api)
 

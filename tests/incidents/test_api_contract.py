@@ -553,7 +553,7 @@ def test_legal_signs_in_to_the_major_incidents_not_to_a_403(lee, tina, world):
     assert page.redirect_chain[-1][0] == "/major-incidents/"
     assert page.status_code == 200
     assert 'href="/incidents/"' not in page.content.decode()  # no link to a page it may not see
-    assert browser.get(f"/major-incidents/{world['mi'].number}/").status_code == 200
+    assert browser.get(f"/major-incidents/{world['mi'].number}/", follow=True).status_code == 200
     assert browser.get("/incidents/cis/search/", {"ci_q": "check"}).status_code == 200
     assert browser.get("/incidents/").status_code == 403
     assert browser.get(f"/incidents/{world['number']}/").status_code == 403

@@ -81,7 +81,7 @@ def test_web_role_form_shows_the_refusal(browser_for, alice, mi, bystander):
         follow=True,
     )
     # Post/redirect/get: back on the MI page, the role form shows the refusal.
-    assert response.redirect_chain == [(f"/major-incidents/{mi.number}/#roles", 303)]
+    assert response.redirect_chain == [(f"/war-rooms/{mi.number}/#roles", 303)]
     assert "cannot be the incident commander" in response.content.decode()
 
 

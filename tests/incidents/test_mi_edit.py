@@ -28,6 +28,11 @@ def page(mi: MajorIncident, action: str = "") -> str:
     return f"/major-incidents/{mi.number}/" + (f"{action}/" if action else "")
 
 
+def room(mi: MajorIncident) -> str:
+    """The MI's page, its war room (``/major-incidents/<n>/`` redirects there)."""
+    return f"/war-rooms/{mi.number}/"
+
+
 def _edit_rows(mi: MajorIncident) -> list[Any]:
     return list(mi.timeline.filter(kind=TimelineKind.UPDATED).order_by("id"))
 
@@ -147,7 +152,7 @@ def test_the_schema_documents_the_patch(alice_api: APIClient) -> None:
 
 def test_the_ic_edits_on_the_mi_page(browser_for: Any, alice: Any, mi: MajorIncident) -> None:
     client: Client = browser_for(alice)
-    html = client.get(page(mi)).content.decode()
+    html = client.get(room(mi)).content.decode()
     assert 'data-testid="edit-form"' in html
     response = client.post(
         page(mi, "edit"),
@@ -186,7 +191,7 @@ def test_a_refused_edit_comes_back_filled_in(browser_for: Any, alice: Any, mi: M
         {"edit-impact_statement": "  ", "edit-summary": "Kept as typed"},
         follow=True,
     )
-    assert response.redirect_chain == [(page(mi) + "#declared", 303)]
+    assert response.redirect_chain == [(room(mi) + "#declared", 303)]
     html = response.content.decode()
     assert "The impact statement cannot be empty." in html
     assert "Kept as typed" in html
@@ -201,11 +206,11 @@ def test_the_edit_form_is_only_for_who_may_edit(
     bob = person("usr_bob_tech", "technician")
     services.assign_role(mi=mi, role=RaciRole.SCRIBE, user=bob, actor=alice)
     client: Client = browser_for(bob)
-    assert 'data-testid="edit-form"' not in client.get(page(mi)).content.decode()
+    assert 'data-testid="edit-form"' not in client.get(room(mi)).content.decode()
     response = client.post(page(mi, "edit"), {"edit-impact_statement": "mine"})
     assert response.status_code == 403
     force_status(mi, MIStatus.CLOSED)
-    assert 'data-testid="edit-form"' not in browser_for(alice).get(page(mi)).content.decode()
+    assert 'data-testid="edit-form"' not in browser_for(alice).get(room(mi)).content.decode()
 
 
 # --- Rule-declared impact statement ---------------------------------------------------------------

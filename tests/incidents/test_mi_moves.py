@@ -173,7 +173,7 @@ def test_the_list_costs_the_same_for_5_and_50_read_by_a_team_member(
 
 
 def _page(client: Client, mi: MajorIncident) -> str:
-    return client.get(f"/major-incidents/{mi.number}/").content.decode()
+    return client.get(f"/war-rooms/{mi.number}/").content.decode()
 
 
 def test_the_resolve_button_waits_and_says_until_when(
@@ -218,15 +218,17 @@ def test_close_is_disabled_until_the_pir_is_published(browser_for, alice, mi) ->
     assert 'name="to" value="closed"' not in html
 
 
-def test_the_war_room_link_does_not_loop(browser_for: Any, alice: Any, mi: MajorIncident):
+def test_the_mi_page_is_the_war_room_and_links_to_no_loop(
+    browser_for: Any, alice: Any, mi: MajorIncident
+):
     client = browser_for(alice)
     html = _page(client, mi)
-    assert f'href="/war-rooms/{mi.number}/"' not in html
-    assert f'href="/major-incidents/{mi.number}/"' not in html  # nor to itself
-    assert "This page" in html.split('data-testid="war-room"', 1)[1][:80]
-    response = client.get(f"/war-rooms/{mi.number}/")
+    assert f'href="/war-rooms/{mi.number}/"' not in html  # no link to itself
+    assert f'href="/major-incidents/{mi.number}/"' not in html  # nor to the address leading here
+    response = client.get(f"/major-incidents/{mi.number}/")
     assert response.status_code == 302
-    assert response["Location"] == f"/major-incidents/{mi.number}/"
+    assert response["Location"] == f"/war-rooms/{mi.number}/"
+    assert client.get(response["Location"]).status_code == 200
 
 
 # --- Post/redirect/get ----------------------------------------------------------------------------
@@ -240,7 +242,7 @@ def test_after_a_refused_move_the_page_can_be_reloaded(
         f"/major-incidents/{mi.number}/transition/", {"to": "cancelled", "reason": ""}
     )
     assert response.status_code == 303  # the browser lands on the page with a GET
-    assert response["Location"] == f"/major-incidents/{mi.number}/#lifecycle"
+    assert response["Location"] == f"/war-rooms/{mi.number}/#lifecycle"
     shown = client.get(response["Location"])
     assert shown.status_code == 200
     assert "Cancelling needs a reason" in shown.content.decode()

@@ -187,7 +187,7 @@ def test_facts_without_a_state_may_be_backfilled_any_time(alice: Any, mi: MajorI
 
 
 def test_the_web_form_offers_no_box_for_what_has_not_happened(browser_for, alice, mi):
-    html = browser_for(alice).get(f"/major-incidents/{mi.number}/").content.decode()
+    html = browser_for(alice).get(f"/war-rooms/{mi.number}/").content.decode()
     assert 'name="closed_at"' not in html
     assert 'name="resolved_at"' not in html
     assert 'name="fix_deployed_at"' in html

@@ -56,6 +56,8 @@ WORK_PAGE = _ok(200, *_TECHS, *_MANAGERS)
 READ_CIS = _ok(200, *_TECHS, *_MANAGERS, "lee")  # README: "read: all roles"
 # Every role reads MIs (README); the team reads its own MI whatever its role (DESIGN, guardian).
 READ_MI = _ok(200, *_TECHS, *_MANAGERS, "lee", "gus")
+# The old MI page leads to the war room: the same people, a redirect instead of the page.
+READ_MI_REDIRECT = _ok(302, *_TECHS, *_MANAGERS, "lee", "gus")
 RUN_MI = _ok(302, *_MANAGERS, "ian")  # its incident commander, ITSM managers, super admins
 DECLARE = _ok(302, *_MANAGERS)
 DECLARE_PAGE = _ok(200, *_MANAGERS)
@@ -136,8 +138,8 @@ MATRIX: list[Case] = [
      {"major_incident_manager": "usr_alice_johnson", "initial_impact_statement": "EU cannot pay"},
      DECLARE),
     ("mi list", "majors:list", "get", "/major-incidents/", None, READ_MI),
-    ("mi page", "majors:detail", "get", "/major-incidents/{mi}/", None, READ_MI),
-    ("war room", "warroom:page", "get", "/war-rooms/{mi}/", None, EVERYONE),
+    ("mi page", "majors:detail", "get", "/major-incidents/{mi}/", None, READ_MI_REDIRECT),
+    ("war room", "warroom:page", "get", "/war-rooms/{mi}/", None, READ_MI),
     ("mi move", "majors:transition", "post", "/major-incidents/{mi}/transition/",
      {"to": "investigating"}, RUN_MI),
     ("mi edit", "majors:edit", "post", "/major-incidents/{mi}/edit/", _mi_edit_body, RUN_MI),
@@ -298,7 +300,8 @@ def test_the_mi_team_member_without_a_role_reads_it_on_the_web_as_in_the_api(wor
     gus = world["users"]["gus"]
     mi = world["keys"]["mi"]
     web = _client(world, "gus")
-    assert web.get(f"/major-incidents/{mi}/").status_code == 200
+    assert web.get(f"/war-rooms/{mi}/").status_code == 200
+    assert web.get(f"/major-incidents/{mi}/")["Location"] == f"/war-rooms/{mi}/"
     listed = web.get("/major-incidents/").content.decode()
     assert re.findall(r">(MI\d{7})<", listed) == [mi]
 
@@ -308,6 +311,7 @@ def test_the_mi_team_member_without_a_role_reads_it_on_the_web_as_in_the_api(wor
     spare = Incident.objects.by_number(world["keys"]["spare"]).get()
     other = declare(spare, world["users"]["alice"])
     assert web.get(f"/major-incidents/{other.number}/").status_code == 403
+    assert web.get(f"/war-rooms/{other.number}/").status_code == 403
     assert bearer_client(gus).get(f"/api/major-incidents/{other.number}/").status_code == 403
     assert MajorIncident.objects.count() == 2
 
