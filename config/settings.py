@@ -308,6 +308,7 @@ CELERY_TASK_ROUTES = {
         "incidents.tasks.auto_declare",
         "incidents.tasks.evaluate_escalations",
         "incidents.tasks.reconcile",
+        "warroom.tasks.check_checkpoints",
     )
 }
 # Every task is stopped if it runs away: SoftTimeLimitExceeded first (its transaction rolls back,
