@@ -21,9 +21,9 @@ from rest_framework.response import Response
 
 from incidents.api.permissions import Can
 from incidents.api.schema import conflict
-from incidents.selectors import ensure
 from incidents.api.serializers import InputSerializer
 from incidents.models import MajorIncident
+from incidents.selectors import ensure
 
 from .. import selectors, services
 from ..models import AssessmentRevision, Level
@@ -108,7 +108,9 @@ class AssessmentInputSerializer(InputSerializer):
 
 
 class AssessmentRevisionSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     saved_at = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
@@ -145,7 +147,7 @@ _EMPTY: dict[str, Any] = {
     "revision": None,
     "author": None,
     "saved_at": None,
-    **{name: "" for name in services.ASSESSMENT_FIELDS},
+    **dict.fromkeys(services.ASSESSMENT_FIELDS, ""),
     "root_cause_confirmed": False,
     "eta": None,
 }

@@ -18,9 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.api.schema import conflict
-from incidents.selectors import ensure
 from incidents.api.serializers import InputSerializer
 from incidents.errors import DomainError
+from incidents.selectors import ensure
 
 from .. import selectors, services
 from ..models import Checkpoint, Fulfilment
@@ -29,7 +29,9 @@ from .assessment import MajorIncidentView
 
 class CheckpointSerializer(serializers.ModelSerializer):
     done = serializers.SerializerMethodField()
-    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    done_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     automatic = serializers.BooleanField(source="done_automatically", read_only=True)
     late = serializers.SerializerMethodField()
     fulfilled_by = serializers.ChoiceField(choices=Fulfilment.choices, read_only=True)
@@ -96,9 +98,13 @@ class CheckpointsView(MajorIncidentView):
         body.is_valid(raise_exception=True)
         row = Checkpoint.objects.filter(pk=body.validated_data["id"], major_incident=mi).first()
         if row is None:
-            raise DomainError(f"{mi.number} has no checkpoint {body.validated_data['id']}", field="id")
+            raise DomainError(
+                f"{mi.number} has no checkpoint {body.validated_data['id']}", field="id"
+            )
         row.major_incident = mi
-        services.tick_checkpoint(checkpoint=row, actor=request.user, done=body.validated_data["done"])
+        services.tick_checkpoint(
+            checkpoint=row, actor=request.user, done=body.validated_data["done"]
+        )
         fresh = selectors.mi_checkpoints(mi).get(pk=row.pk)
         return Response(CheckpointSerializer(fresh, context=_context()).data)
 

@@ -34,8 +34,6 @@ def assessment_due_at(mi: MajorIncident) -> datetime:
     return mi.declared_at + timedelta(minutes=ASSESSMENT_DUE_MINUTES)
 
 
-def assessment_overdue(
-    mi: MajorIncident, *, written: bool, now: datetime | None = None
-) -> bool:
+def assessment_overdue(mi: MajorIncident, *, written: bool, now: datetime | None = None) -> bool:
     """No revision yet and the 15 minutes are over (while the MI is still open)."""
     return not written and mi.is_open and (now or timezone.now()) > assessment_due_at(mi)

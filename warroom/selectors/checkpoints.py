@@ -59,7 +59,9 @@ def fulfilment_met(mi_id: int, fulfilment: str) -> bool:
             major_incident_id=mi_id, removed_at__isnull=True, role=RaciRole.PROBLEM_MANAGER
         ).exists()
     if fulfilment == Fulfilment.SUBSYSTEM_OWNERS:
-        owners = list(Thread.objects.filter(major_incident_id=mi_id).values_list("owner_id", flat=True))
+        owners = list(
+            Thread.objects.filter(major_incident_id=mi_id).values_list("owner_id", flat=True)
+        )
         return bool(owners) and all(owner is not None for owner in owners)
     if fulfilment == Fulfilment.ASSESSMENT_WRITTEN:
         return AssessmentRevision.objects.filter(major_incident_id=mi_id).exists()

@@ -73,7 +73,9 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         values[name] = value
     confirmed = fields.get("root_cause_confirmed", False)
     if not isinstance(confirmed, bool):
-        raise DomainError("root_cause_confirmed must be true or false", field="root_cause_confirmed")
+        raise DomainError(
+            "root_cause_confirmed must be true or false", field="root_cause_confirmed"
+        )
     values["root_cause_confirmed"] = confirmed
     eta = fields.get("eta")
     if eta is not None and not isinstance(eta, datetime):
@@ -85,7 +87,9 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         if not values[name]:
             raise DomainError(f"{name} is required", field=name)
     if eta is not None and not values["eta_confidence"]:
-        raise DomainError("an ETA needs its confidence (low, medium or high)", field="eta_confidence")
+        raise DomainError(
+            "an ETA needs its confidence (low, medium or high)", field="eta_confidence"
+        )
     if eta is None and values["eta_confidence"]:
         raise DomainError("a confidence is given for an ETA: give the ETA too", field="eta")
     if confirmed and not values["root_cause_hypothesis"]:
@@ -101,7 +105,9 @@ def _eta(revision: AssessmentRevision) -> str:
     return f"ETA {when} ({revision.eta_confidence} confidence)"
 
 
-def _changes(old: AssessmentRevision | None, new: AssessmentRevision) -> tuple[list[str], list[str]]:
+def _changes(
+    old: AssessmentRevision | None, new: AssessmentRevision
+) -> tuple[list[str], list[str]]:
     """What changed since ``old``, in words for the timeline, and the field names for its data."""
     if old is None:
         said = [f"SLA breach risk {new.sla_breach_risk}"]
@@ -123,7 +129,9 @@ def _changes(old: AssessmentRevision | None, new: AssessmentRevision) -> tuple[l
     if "root_cause_hypothesis" in fields:
         said.append("root-cause hypothesis changed")
     if "root_cause_confirmed" in fields:
-        said.append("root cause confirmed" if new.root_cause_confirmed else "root cause unconfirmed")
+        said.append(
+            "root cause confirmed" if new.root_cause_confirmed else "root cause unconfirmed"
+        )
     if "eta" in fields:
         said.append(_eta(new) if new.eta is not None else "ETA withdrawn")
     elif "eta_confidence" in fields:
@@ -132,7 +140,9 @@ def _changes(old: AssessmentRevision | None, new: AssessmentRevision) -> tuple[l
 
 
 @transaction.atomic
-def revise_assessment(*, mi: MajorIncident, actor: Actor | None, **fields: Any) -> AssessmentRevision:
+def revise_assessment(
+    *, mi: MajorIncident, actor: Actor | None, **fields: Any
+) -> AssessmentRevision:
     """Save the MI's assessment as its next revision (r1 is the initial assessment).
 
     The MI is locked (after its incident, the lock order) while the number is taken, so two
@@ -143,9 +153,7 @@ def revise_assessment(*, mi: MajorIncident, actor: Actor | None, **fields: Any) 
     values = _clean(fields)
     mi = lock_major_incident(mi)
     refuse_if_read_only(mi)
-    previous = (
-        AssessmentRevision.objects.filter(major_incident=mi).order_by("-revision").first()
-    )
+    previous = AssessmentRevision.objects.filter(major_incident=mi).order_by("-revision").first()
     number = (previous.revision if previous else 0) + 1
     revision = AssessmentRevision.objects.create(
         major_incident=mi, revision=number, author=user_of(actor), **values

@@ -89,7 +89,9 @@ def open_checkpoints(mi_id: int) -> None:
 
 
 @transaction.atomic
-def tick_checkpoint(*, checkpoint: Checkpoint, actor: Actor | None, done: bool = True) -> Checkpoint:
+def tick_checkpoint(
+    *, checkpoint: Checkpoint, actor: Actor | None, done: bool = True
+) -> Checkpoint:
     """Tick a checkpoint by hand (``done=False`` reopens it: a tick by mistake is undone).
 
     Ticking one already done, or reopening an open one, changes nothing (no row, no signal).
