@@ -14,8 +14,8 @@ from ..models import AssessmentRevision, Checkpoint, CheckpointTemplate
 @admin.register(CheckpointTemplate)
 class CheckpointTemplateAdmin(ModelAdmin):
     never = {
-        "delete": "Deactivate a template instead (untick Active): MIs declared before keep "
-        "their checkpoints, and new ones no longer get it."
+        "delete": "Templates are never deleted: deactivate one instead (untick Active); MIs "
+        "declared before keep their checkpoints, and new ones no longer get it."
     }
     list_display = [
         "name",
