@@ -565,3 +565,27 @@ def test_a_template_name_is_escaped_on_the_panel(room, web, mate):
     html = web(mate).get(panel_url(room)).content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_manager_edits_a_template_in_the_admin(alice, browser_for):
+    template = CheckpointTemplate.objects.get(fulfilled_by=Fulfilment.EXTERNAL_UPDATE)
+    client = browser_for(alice)
+    page = f"/admin/warroom/checkpointtemplate/{template.pk}/change/"
+    assert client.get(page).status_code == 200
+    answer = client.post(
+        page,
+        {
+            "name": template.name,
+            "description": template.description,
+            "phase": template.phase,
+            "starts_after_minutes": 20,
+            "due_after_minutes": 40,
+            "fulfilled_by": template.fulfilled_by,
+            "position": template.position,
+            "active": "on",
+        },
+    )
+    assert answer.status_code == 302, answer.content.decode()[:500]
+    template.refresh_from_db()
+    assert (template.starts_after_minutes, template.due_after_minutes) == (20, 40)
+    assert client.get(f"/admin/warroom/checkpointtemplate/{template.pk}/delete/").status_code == 403

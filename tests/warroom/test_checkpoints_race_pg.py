@@ -86,3 +86,48 @@ def test_two_sweeps_at_once_send_each_due_and_late_event_once(tmp_path, make_inc
     )
     assert set(late) == ids and max(late.values()) == 1
     assert not Checkpoint.objects.filter(pk__in=ids, late_notified_at__isnull=True).exists()
+
+
+ASSESS = """
+import os, sys, time
+from pathlib import Path
+sys.path.insert(0, os.environ["MIM_REPO"])
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.db import connection
+from incidents.models import MajorIncident
+from warroom import services
+mi = MajorIncident.objects.get(pk=int(os.environ["MI_ID"]))
+actor = get_user_model().objects.get(username="usr_alice_johnson")
+connection.ensure_connection()
+Path(os.environ["READY_FILE"]).touch()
+gun = Path(os.environ["GO_FILE"])
+deadline = time.monotonic() + 60
+while not gun.exists() and time.monotonic() < deadline:
+    time.sleep(0.002)
+numbers = []
+for n in range(5):
+    revision = services.revise_assessment(
+        mi=mi, actor=actor, affected_services=os.environ["WHO"] + str(n),
+        sla_breach_risk="high", customer_symptoms="503",
+    )
+    numbers.append(revision.revision)
+print(numbers)
+"""
+
+
+def test_two_writers_at_once_never_take_one_revision_number(tmp_path, make_incident):
+    alice = make_user("usr_alice_johnson", "itsm_manager", staff=True)
+    mi = declare(make_incident(impact=1, urgency=1), alice)
+    results = _run_two_at_once(
+        ASSESS, [{"MI_ID": str(mi.pk), "WHO": "a"}, {"MI_ID": str(mi.pk), "WHO": "b"}], tmp_path
+    )
+    numbers = []
+    for rc, out, err in results:
+        assert rc == 0, f"exit {rc}\nstdout:\n{out}\nstderr:\n{err}"
+        numbers += json.loads(out.strip().splitlines()[-1])
+    assert sorted(numbers) == list(range(1, 11))
+    rows = TimelineEntry.objects.filter(major_incident=mi, kind=TimelineKind.ASSESSMENT)
+    assert rows.count() == 10
+    assert rows.filter(message__startswith="Initial assessment written").count() == 1
