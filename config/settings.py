@@ -295,6 +295,7 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": "incidents.models.Impact",
         "MajorIncidentStatusEnum": "incidents.models.MIStatus",
         "CandidateStatusEnum": "incidents.models.CandidateStatus",
+        "WarRoomLevelEnum": "warroom.models.Level",
     },
 }
 
@@ -313,6 +314,7 @@ CELERY_TASK_ROUTES = {
         "incidents.tasks.auto_declare",
         "incidents.tasks.evaluate_escalations",
         "incidents.tasks.reconcile",
+        "warroom.tasks.check_checkpoints",
     )
 }
 # Every task is stopped if it runs away: SoftTimeLimitExceeded first (its transaction rolls back,

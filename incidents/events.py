@@ -22,6 +22,8 @@ major_incident_state_changed = Signal()
 role_assigned = Signal()
 # major_incident_id, role, user_id, actor_id
 role_removed = Signal()
+# major_incident_id, milestones (the names set or changed), actor_id
+milestone_recorded = Signal()
 # major_incident_id, step_id, policy_trigger, target_label, target_role, target_group_id
 escalation_triggered = Signal()
 # candidate_id, incident_id

@@ -49,11 +49,13 @@ def reseed_reference_data() -> None:
     defaults = importlib.import_module(migrations + "0004_major_incident_defaults")
     legal = importlib.import_module(migrations + "0005_legal_reads_cis_not_incidents")
     schedules = importlib.import_module(migrations + "0008_reconcile_schedule_and_beat_expiry")
+    checkpoints = importlib.import_module("warroom.migrations.0002_seed_checkpoint_templates")
     roles.grant_roles(apps)
     roles.create_properties(apps, None)
     defaults.seed_defaults(apps)
     legal.set_legal_permissions(apps)  # after grant_roles, whose legal group it corrects
     schedules.seed_schedules(apps)
+    checkpoints.seed(apps)  # the first-hour templates, their admin permissions, the beat row
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

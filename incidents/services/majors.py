@@ -560,6 +560,12 @@ def set_milestones(
             major_incident=mi,
             data={"milestone": name, "value": value and value.isoformat()},
         )
+    events.send_after_commit(
+        events.milestone_recorded,
+        major_incident_id=mi.pk,
+        milestones=sorted(changed),
+        actor_id=actor_id(actor),
+    )
     return mi
 
 

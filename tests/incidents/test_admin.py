@@ -77,6 +77,13 @@ def populated(make_ci, make_incident, sam):
         incident=declared, manager=sam, actor=sam, initial_impact_statement="All API calls fail"
     )
     services.evaluate_escalations(now=mi.declared_at + timedelta(hours=3))
+    # Its war room's checkpoints and an assessment revision (admin pages of the war room).
+    from warroom import services as warroom_services
+
+    warroom_services.open_checkpoints(mi.pk)
+    warroom_services.revise_assessment(
+        mi=mi, actor=sam, affected_services="API", sla_breach_risk="high", customer_symptoms="503"
+    )
     proposed = make_incident(actor=sam, short_description="Search slow", impact=3, urgency=3)
     MajorIncidentCandidate.objects.create(incident=proposed, reason="P1, 80 affected users")
     return {"incident": incident, "ci": ci, "db_ci": db_ci, "problem": problem}

@@ -62,6 +62,11 @@ MATRIX: dict[str, tuple[dict, dict, dict]] = {
     "django_celery_beat.CrontabSchedule": (NOTHING, NOTHING, NOTHING),
     "django_celery_beat.SolarSchedule": (NOTHING, NOTHING, NOTHING),
     "django_celery_beat.ClockedSchedule": (NOTHING, NOTHING, NOTHING),
+    # The war room's first-hour templates are reference data; checkpoints and assessment
+    # revisions are records, changed in the war room only.
+    "warroom.CheckpointTemplate": (NOTHING, pages(OK, OK, OK, NO), pages(OK, OK, OK, NO)),
+    "warroom.Checkpoint": (NOTHING, READ, READ),
+    "warroom.AssessmentRevision": (NOTHING, READ, READ),
 }
 
 

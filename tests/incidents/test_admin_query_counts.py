@@ -214,6 +214,34 @@ def _clocked(start: int, stop: int) -> None:
         ClockedSchedule.objects.create(clocked_time=timezone.now() + timedelta(hours=i))
 
 
+def _checkpoint_templates(start: int, stop: int) -> None:
+    from warroom.models import CheckpointTemplate
+
+    for i in range(start, stop):
+        CheckpointTemplate.objects.create(
+            name=f"template {i}", phase=f"phase {i}", starts_after_minutes=0, due_after_minutes=i
+        )
+
+
+def _checkpoints(start: int, stop: int) -> None:
+    from warroom.models import Checkpoint
+
+    now = timezone.now()
+    for i in range(start, stop):
+        mi = MajorIncident.objects.create(incident=_incident(i), impact_statement="x")
+        Checkpoint.objects.create(
+            major_incident=mi, name=f"cp {i}", starts_at=now, due_at=now, done_by=_user("tick", i)
+        )
+
+
+def _assessment_revisions(start: int, stop: int) -> None:
+    from warroom.models import AssessmentRevision
+
+    for i in range(start, stop):
+        mi = MajorIncident.objects.create(incident=_incident(i), impact_statement="x")
+        AssessmentRevision.objects.create(major_incident=mi, revision=1, author=_user("rev", i))
+
+
 # label -> (maker, few, many)
 CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
     "incidents.ConfigurationItem": (_cis, 5, 50),
@@ -237,6 +265,9 @@ CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
     "django_celery_beat.CrontabSchedule": (_crontabs, 5, 50),
     "django_celery_beat.SolarSchedule": (_solars, 5, 50),
     "django_celery_beat.ClockedSchedule": (_clocked, 5, 50),
+    "warroom.CheckpointTemplate": (_checkpoint_templates, 5, 50),
+    "warroom.Checkpoint": (_checkpoints, 5, 50),
+    "warroom.AssessmentRevision": (_assessment_revisions, 5, 50),
 }
 
 

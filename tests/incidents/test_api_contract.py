@@ -83,6 +83,9 @@ def world(alice: Any, make_incident: Any, make_ci: Any) -> dict[str, Any]:
     changes = [Change.objects.create(short_description=f"Raise pool size {i}") for i in range(2)]
     role = mi.role_assignments.first()
     assert role is not None
+    from warroom import services as warroom_services
+
+    warroom_services.open_checkpoints(mi.pk)  # its declaration's receiver runs after commit
     return {
         "number": incident.number,
         "incident": incident,
@@ -387,6 +390,7 @@ def test_the_web_pages_still_show_a_conflict_as_a_message(alice, make_incident):
 UNPAGINATED = {
     "/api/system-properties/",  # the fixed set of system properties
     "/api/major-incidents/{number}/roles/",  # the MI's active role holders
+    "/api/major-incidents/{number}/checkpoints/",  # the MI's first-hour checkpoints (seven)
 }
 
 
@@ -466,6 +470,9 @@ CONFLICTS = {
     ("POST", "/api/major-incidents/{number}/roles/"),
     ("POST", "/api/major-incident-candidates/{id}/accept/"),
     ("POST", "/api/major-incident-candidates/{id}/reject/"),
+    # The war room: a closed or cancelled MI's war room is read-only.
+    ("PUT", "/api/major-incidents/{number}/assessment/"),
+    ("PATCH", "/api/major-incidents/{number}/checkpoints/"),
 }
 
 

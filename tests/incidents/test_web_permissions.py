@@ -60,6 +60,8 @@ READ_MI = _ok(200, *_TECHS, *_MANAGERS, "lee", "gus")
 READ_MI_REDIRECT = _ok(302, *_TECHS, *_MANAGERS, "lee", "gus")
 RUN_MI = _ok(302, *_MANAGERS, "ian")  # its incident commander, ITSM managers, super admins
 DECLARE = _ok(302, *_MANAGERS)
+# The MI's team writes its war room (post_timeline), whatever their role; managers run every MI.
+POST_MI = _ok(302, *_MANAGERS, "ian", "sue", "gus")
 DECLARE_PAGE = _ok(200, *_MANAGERS)
 EVERYONE = codes(**dict.fromkeys(PERSONAS, 302))
 LOGIN_PAGE = codes(**dict.fromkeys(PERSONAS, 200))
@@ -158,6 +160,16 @@ MATRIX: list[Case] = [
     ("candidate reject", "majors:candidate_reject", "post",
      "/major-incidents/candidates/{candidate}/reject/", {"c{candidate}-reason": "Maintenance"},
      DECLARE),
+    # The war room's assessment and checkpoints panels: read as the MI is, written by its team.
+    ("assessment panel", "warroom:assessment", "get", "/war-rooms/{mi}/assessment/", None,
+     READ_MI),
+    ("assessment save", "warroom:assessment", "post", "/war-rooms/{mi}/assessment/",
+     {"affected_services": "Gateway", "sla_breach_risk": "high", "customer_symptoms": "503s"},
+     POST_MI),
+    ("checkpoints panel", "warroom:checkpoints", "get", "/war-rooms/{mi}/checkpoints/", None,
+     READ_MI),
+    ("checkpoint tick", "warroom:checkpoint_tick", "post",
+     "/war-rooms/{mi}/checkpoints/{checkpoint}/", {"done": "1"}, POST_MI),
 ]  # fmt: skip
 
 # Cases whose answer for legal the README changes from today's grants: (case, permission whose
@@ -186,6 +198,11 @@ def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> d
     holder = services.assign_role(
         mi=mi, role=RaciRole.TECHNICAL_LEAD, user=person("usr_hal_lead", "technician"), actor=alice
     )
+    from warroom import services as warroom_services
+
+    warroom_services.open_checkpoints(mi.pk)  # its declaration's receiver runs after commit
+    checkpoint = mi.checkpoints.order_by("pk").first()
+    assert checkpoint is not None
     candidate = MajorIncidentCandidate.objects.create(
         incident=make_incident(short_description="Search empty", impact=2, urgency=2),
         rule=AutoDeclarationRule.objects.order_by("order").first(),
@@ -211,6 +228,7 @@ def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> d
             "mi": mi.number,
             "holder": holder.pk,
             "candidate": candidate.pk,
+            "checkpoint": checkpoint.pk,
         },
     }
 
