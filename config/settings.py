@@ -290,6 +290,7 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": "incidents.models.Impact",
         "MajorIncidentStatusEnum": "incidents.models.MIStatus",
         "CandidateStatusEnum": "incidents.models.CandidateStatus",
+        "ActionItemStatusEnum": "warroom.models.ActionStatus",
     },
 }
 
