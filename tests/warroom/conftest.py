@@ -31,7 +31,7 @@ from tests.incidents.mi_fixtures import (  # noqa: F401
 
 
 @pytest.fixture
-def bob(mi: MajorIncident, alice: Any) -> Any:
+def bob(mi: MajorIncident, alice: Any) -> Any:  # noqa: F811 (the fixture, imported above)
     """A technician on ``mi``'s team: its technical lead."""
     user = make_user("usr_bob_builder", "technician")
     services.assign_role(mi=mi, actor=alice, role=RaciRole.TECHNICAL_LEAD, user=user)
@@ -44,6 +44,6 @@ def bob_api(bob: Any) -> Any:
 
 
 @pytest.fixture
-def web(browser_for: Callable[[Any], Client]) -> Callable[[Any], Client]:
+def web(browser_for: Callable[[Any], Client]) -> Callable[[Any], Client]:  # noqa: F811
     """``web(bob)``: a logged-in browser session (Django's test client) as that user."""
     return browser_for

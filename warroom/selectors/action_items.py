@@ -43,8 +43,11 @@ class ActionItemFilter(django_filters.FilterSet):
     owner = django_filters.CharFilter(
         field_name="owner__username", max_length=150, help_text="The owner's username"
     )
-    overdue = django_filters.BooleanFilter(
-        method="filter_overdue", help_text="true: open or in progress and past due; false: not"
+    # A choice, not a BooleanFilter: that one reads "maybe" as no filter at all, not a 400.
+    overdue = django_filters.ChoiceFilter(
+        choices=[("true", "Overdue"), ("false", "Not overdue")],
+        method="filter_overdue",
+        help_text="true: open or in progress and past due; false: the others",
     )
 
     class Meta:
@@ -54,6 +57,6 @@ class ActionItemFilter(django_filters.FilterSet):
     def filter_overdue(
         self, queryset: QuerySet[ActionItem], name: str, value: Any
     ) -> QuerySet[ActionItem]:
-        if value is None:
-            return queryset
-        return queryset.filter(overdue_q()) if value else queryset.exclude(overdue_q())
+        if value == "true":
+            return queryset.filter(overdue_q())
+        return queryset.exclude(overdue_q()) if value == "false" else queryset

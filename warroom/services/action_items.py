@@ -158,7 +158,8 @@ def change_action_item(*, item: ActionItem, actor: Actor | None, **changes: Any)
     unknown = sorted(set(changes) - set(CHANGEABLE))
     if unknown:
         raise DomainError(f"unknown or read-only field: {', '.join(unknown)}", field=unknown[0])
-    cleaned = {name: _clean(mi, name, value) for name, value in changes.items()}
+    # In one order whatever the caller's, so the row reads the same for the same change.
+    cleaned = {name: _clean(mi, name, changes[name]) for name in CHANGEABLE if name in changes}
     # The lock order: the incident, the MI, then the war room's rows.
     mi = lock_major_incident(mi)
     ensure_writable(mi)
@@ -167,6 +168,7 @@ def change_action_item(*, item: ActionItem, actor: Actor | None, **changes: Any)
     changed = {name: value for name, value in cleaned.items() if before[name] != value}
     if not changed:
         return item
+    label = _label(item)  # by the title it had
     now = timezone.now()
     for name, value in changed.items():
         setattr(item, _ATTR.get(name, name), value)
@@ -182,9 +184,9 @@ def change_action_item(*, item: ActionItem, actor: Actor | None, **changes: Any)
     record_mi(
         mi,
         TimelineKind.ACTION_ITEM,
-        f"{_label(item)} {what} by {name_of(actor)}"
+        f"{label} {what} by {name_of(actor)}"
         if what.startswith("→")
-        else f"{_label(item)}: {what} by {name_of(actor)}",
+        else f"{label}: {what} by {name_of(actor)}",
         actor=actor,
         data={
             "action_item": item.pk,
