@@ -83,6 +83,14 @@ def world(alice: Any, make_incident: Any, make_ci: Any) -> dict[str, Any]:
     changes = [Change.objects.create(short_description=f"Raise pool size {i}") for i in range(2)]
     role = mi.role_assignments.first()
     assert role is not None
+    # The war room's lists (issue 7): two of each, so that they page.
+    from warroom import services as warroom_services
+
+    items = [
+        warroom_services.add_action_item(mi=mi, actor=alice, title=f"Item {i}") for i in range(2)
+    ]
+    for version in range(2):
+        warroom_services.save_scratchpad(mi=mi, actor=alice, text=f"v{version}", version=version)
     return {
         "number": incident.number,
         "incident": incident,
@@ -93,6 +101,7 @@ def world(alice: Any, make_incident: Any, make_ci: Any) -> dict[str, Any]:
         "problem": problem,
         "change": changes[0],
         "role_id": role.pk,
+        "item_id": items[0].pk,
     }
 
 
@@ -114,6 +123,8 @@ def fill(path: str, world: dict[str, Any]) -> str:
         .replace("{id}", str(ident))
         .replace("{key}", "pir_delay_hours")
         .replace("{role_id}", str(world["role_id"]))
+        .replace("{item_id}", str(world["item_id"]))
+        .replace("{version}", "1")
     )
 
 
@@ -466,6 +477,11 @@ CONFLICTS = {
     ("POST", "/api/major-incidents/{number}/roles/"),
     ("POST", "/api/major-incident-candidates/{id}/accept/"),
     ("POST", "/api/major-incident-candidates/{id}/reject/"),
+    # The war room's writes (issue 7): a closed or cancelled MI is read-only.
+    ("PUT", "/api/major-incidents/{number}/scratchpad/"),
+    ("POST", "/api/major-incidents/{number}/action-items/"),
+    ("PATCH", "/api/major-incidents/{number}/action-items/{item_id}/"),
+    ("POST", "/api/major-incidents/{number}/bridge/attendees/"),
 }
 
 

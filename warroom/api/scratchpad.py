@@ -14,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from incidents.api.schema import conflict
 from incidents.api.serializers import InputSerializer
 
 from .. import selectors, services
@@ -44,14 +45,6 @@ class ScratchpadInputSerializer(InputSerializer):
 
     class Meta:
         ref_name = "ScratchpadInput"
-
-
-class StaleScratchpadSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    current = ScratchpadSerializer()
-
-    class Meta:
-        ref_name = "ScratchpadConflict"
 
 
 class ScratchpadVersionSerializer(serializers.ModelSerializer):
@@ -89,12 +82,12 @@ class ScratchpadView(MajorIncidentResourceView):
         request=ScratchpadInputSerializer,
         responses={
             200: ScratchpadSerializer,
-            409: OpenApiResponse(
-                response=StaleScratchpadSerializer,
-                description=(
-                    "The version is stale (someone saved since): the body carries the current "
-                    "text and version; or the MI is closed or cancelled"
-                ),
+            # The error shape, with one more key: {"detail", "current": {"text", "version",
+            # "updated_by", "updated_at"}}.
+            409: conflict(
+                'The version is stale (someone saved since): the body is {"detail", "current": '
+                '{"text", "version", "updated_by", "updated_at"}}, the current scratchpad; or '
+                "the MI is closed or cancelled"
             ),
         },
     )
