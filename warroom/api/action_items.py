@@ -23,15 +23,20 @@ from incidents.api.serializers import InputSerializer, UsernameField
 
 from .. import selectors, services
 from ..models import ActionItem, ActionStatus
-from .workitems import NUMBER, AwareDateTimeField, MajorIncidentResourceView, TextField
+from .workitems import (
+    NUMBER,
+    AwareDateTimeField,
+    MajorIncidentResourceView,
+    TextField,
+    username_out,
+)
 
 TITLE_MAX = ActionItem._meta.get_field("title").max_length or 200
-_USERNAME = {"slug_field": "username", "read_only": True, "allow_null": True}
 
 
 class ActionItemSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(**_USERNAME)  # type: ignore[var-annotated]
-    created_by = serializers.SlugRelatedField(**_USERNAME)  # type: ignore[var-annotated]
+    owner = username_out()
+    created_by = username_out()
     due = serializers.DateTimeField(source="due_at", allow_null=True, read_only=True)
     overdue = serializers.SerializerMethodField(
         help_text="Open or in progress, and past its due time"

@@ -17,14 +17,12 @@ from incidents.api.serializers import InputSerializer, UsernameField
 
 from .. import selectors, services
 from ..models import BridgeAttendance
-from .workitems import NUMBER, MajorIncidentResourceView
-
-_USERNAME = {"slug_field": "username", "read_only": True, "allow_null": True}
+from .workitems import NUMBER, MajorIncidentResourceView, username_out
 
 
 class AttendanceSerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(**_USERNAME)  # type: ignore[var-annotated]
-    recorded_by = serializers.SlugRelatedField(**_USERNAME)  # type: ignore[var-annotated]
+    user = username_out()
+    recorded_by = username_out()
     on_bridge = serializers.SerializerMethodField(help_text="Joined and not left yet")
 
     class Meta:
@@ -91,6 +89,7 @@ class AttendeesView(MajorIncidentResourceView):
         body = AttendanceInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         user, action = body.validated_data["user"], body.validated_data["action"]
+        code: int
         if action == "join":
             stay = services.join_bridge(mi=mi, actor=request.user, user=user)
             code = status.HTTP_201_CREATED

@@ -19,13 +19,11 @@ from incidents.api.serializers import InputSerializer
 
 from .. import selectors, services
 from ..models import Scratchpad, ScratchpadVersion
-from .workitems import NUMBER, MajorIncidentResourceView, TextField, WholeNumberField
-
-_USERNAME = {"slug_field": "username", "read_only": True, "allow_null": True}
+from .workitems import NUMBER, MajorIncidentResourceView, TextField, WholeNumberField, username_out
 
 
 class ScratchpadSerializer(serializers.ModelSerializer):
-    updated_by = serializers.SlugRelatedField(**_USERNAME)  # type: ignore[var-annotated]
+    updated_by = username_out()
 
     class Meta:
         model = Scratchpad
@@ -48,7 +46,7 @@ class ScratchpadInputSerializer(InputSerializer):
 
 
 class ScratchpadVersionSerializer(serializers.ModelSerializer):
-    saved_by = serializers.SlugRelatedField(**_USERNAME)  # type: ignore[var-annotated]
+    saved_by = username_out()
     length = serializers.IntegerField(read_only=True, help_text="Characters in the text")
 
     class Meta:
@@ -59,7 +57,7 @@ class ScratchpadVersionSerializer(serializers.ModelSerializer):
 
 
 class ScratchpadVersionDetailSerializer(serializers.ModelSerializer):
-    saved_by = serializers.SlugRelatedField(**_USERNAME)  # type: ignore[var-annotated]
+    saved_by = username_out()
 
     class Meta:
         model = ScratchpadVersion

@@ -88,3 +88,8 @@ class AwareDateTimeField(serializers.DateTimeField):
         if timezone.is_naive(parsed):
             self.fail("naive")
         return super().to_internal_value(value)
+
+
+def username_out() -> Any:
+    """A user shown by username (``null`` for none), as everywhere in the API."""
+    return serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
