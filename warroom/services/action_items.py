@@ -163,7 +163,8 @@ def change_action_item(*, item: ActionItem, actor: Actor | None, **changes: Any)
     # The lock order: the incident, the MI, then the war room's rows.
     mi = lock_major_incident(mi)
     ensure_writable(mi)
-    item = ActionItem.objects.select_for_update(no_key=True).select_related("owner").get(pk=item.pk)
+    # (No select_related: PostgreSQL cannot lock the nullable side of the owner's outer join.)
+    item = ActionItem.objects.select_for_update(no_key=True).get(pk=item.pk)
     before = {name: getattr(item, _ATTR.get(name, name)) for name in CHANGEABLE}
     changed = {name: value for name, value in cleaned.items() if before[name] != value}
     if not changed:
