@@ -198,3 +198,24 @@ def test_a_closed_mi_is_read_only_on_the_page(
     response = add(client, mi)
     assert response.status_code == 302
     assert ActionItem.objects.count() == 1
+
+
+def test_the_panel_reads_in_the_same_queries_for_2_and_12_items(
+    web: Callable[[Any], Client], bob: Any, tina: Any, mi: MajorIncident
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = web(bob)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(panel(mi)).status_code == 200
+        return len(ctx.captured_queries)
+
+    for owner in (bob, tina):
+        services.add_action_item(mi=mi, actor=bob, title="x", owner=owner)
+    few = count()
+    for n in range(10):
+        services.add_action_item(mi=mi, actor=bob, title=f"x{n}", owner=tina)
+    assert count() == few

@@ -203,3 +203,29 @@ def test_the_stay_keeps_real_time(bob_api: APIClient, bob: Any, mi: MajorInciden
     before = timezone.now()
     stay = BridgeAttendance.objects.get(pk=record(bob_api, mi, bob, "join").json()["id"])
     assert before <= stay.joined_at <= timezone.now()
+
+
+def test_the_attendees_read_in_the_same_queries_for_2_and_10_stays(
+    bob_api: APIClient, bob: Any, person: Callable[..., Any], mi: MajorIncident
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from warroom import services
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert bob_api.get(url(mi)).status_code == 200
+        return len(ctx.captured_queries)
+
+    def stays(names: range) -> None:
+        for n in names:
+            user = person(f"usr_t{n}", "technician")
+            services.join_bridge(mi=mi, actor=bob, user=user)
+            if n % 2:
+                services.leave_bridge(mi=mi, actor=bob, user=user)
+
+    stays(range(2))
+    few = count()
+    stays(range(2, 10))
+    assert count() == few

@@ -168,3 +168,29 @@ def test_the_mi_edit_form_takes_the_dial_in(
     assert mi.bridge_dial_in == "+44 20 7946 0000, PIN 1234#"
     page = client.get(f"/major-incidents/{mi.number}/").content.decode()
     assert "+44 20 7946 0000, PIN 1234#" in page
+
+
+def test_the_panel_reads_in_the_same_queries_for_2_and_10_stays(
+    web: Callable[[Any], Client], bob: Any, person: Callable[..., Any], mi: MajorIncident
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = web(bob)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(panel(mi)).status_code == 200
+        return len(ctx.captured_queries)
+
+    def stays(names: range) -> None:
+        for n in names:
+            user = person(f"usr_t{n}", "technician")
+            services.join_bridge(mi=mi, actor=bob, user=user)
+            if n % 2:
+                services.leave_bridge(mi=mi, actor=bob, user=user)
+
+    stays(range(2))
+    few = count()
+    stays(range(2, 10))
+    assert count() == few

@@ -191,3 +191,25 @@ def test_a_finished_mi_is_read_only(bob_api: APIClient, mi: MajorIncident, statu
     assert response.status_code == 409
     assert status in response.json()["detail"]
     assert bob_api.get(url(mi)).json()["text"] == "before"
+
+
+def test_the_versions_read_in_the_same_queries_for_2_and_12(
+    bob_api: APIClient, bob: Any, alice: Any, mi: MajorIncident
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from warroom import services
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert bob_api.get(url(mi, "versions/")).status_code == 200
+        return len(ctx.captured_queries)
+
+    for version in range(2):
+        services.save_scratchpad(mi=mi, actor=bob, text=f"t{version}", version=version)
+    few = count()
+    for version in range(2, 12):
+        who = alice if version % 2 else bob
+        services.save_scratchpad(mi=mi, actor=who, text=f"t{version}", version=version)
+    assert count() == few

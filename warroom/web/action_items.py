@@ -42,29 +42,38 @@ class ActionItemForm(forms.Form):
     status = forms.ChoiceField(choices=ActionStatus.choices, required=False)
     thread = forms.ChoiceField(required=False, label="Thread")
 
-    def __init__(self, *args: Any, mi: MajorIncident, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        mi: MajorIncident,
+        threads: list[tuple[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        threads = Thread.objects.filter(major_incident=mi).order_by("name")
-        self.fields["thread"].choices = [  # type: ignore[attr-defined]
-            ("", "No thread"),
-            (COMMAND_THREAD, "Command"),
-            *((t.slug, t.name) for t in threads),
-        ]
+        # The panel reads the MI's threads once for all its forms (``thread_choices``).
+        self.fields["thread"].choices = threads or thread_choices(mi)  # type: ignore[attr-defined]
+
+
+def thread_choices(mi: MajorIncident) -> list[tuple[str, str]]:
+    threads = Thread.objects.filter(major_incident=mi).order_by("name")
+    return [("", "No thread"), (COMMAND_THREAD, "Command"), *((t.slug, t.name) for t in threads)]
 
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=ActionStatus.choices)
 
 
-def _edit_form(request: HttpRequest, mi: MajorIncident, item: ActionItem) -> ActionItemForm:
+def _edit_form(
+    request: HttpRequest, mi: MajorIncident, item: ActionItem, threads: list[tuple[str, str]]
+) -> ActionItemForm:
     prefix = f"ai{item.pk}"
-    kept = restore(
-        request, form_key(mi, f"action_item_{item.pk}"), ActionItemForm, mi=mi, prefix=prefix
-    )
+    key = form_key(mi, f"action_item_{item.pk}")
+    kept = restore(request, key, ActionItemForm, mi=mi, prefix=prefix, threads=threads)
     if kept is not None:
         return kept
     return ActionItemForm(
         mi=mi,
+        threads=threads,
         prefix=prefix,
         initial={
             "title": item.title,
@@ -81,18 +90,28 @@ def panel(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:
     now = timezone.now()
     found = selectors.ActionItemFilter(request.GET or None, queryset=selectors.action_items(mi))
     may_edit = may(request, "post_timeline", mi)
+    threads = thread_choices(mi)
     rows = [
-        (item, selectors.is_overdue(item, now), _edit_form(request, mi, item) if may_edit else None)
+        (
+            item,
+            selectors.is_overdue(item, now),
+            _edit_form(request, mi, item, threads) if may_edit else None,
+        )
         for item in found.qs
     ]
     add_form = restore(
-        request, form_key(mi, "action_item_add"), ActionItemForm, mi=mi, prefix="ai-new"
+        request,
+        form_key(mi, "action_item_add"),
+        ActionItemForm,
+        mi=mi,
+        prefix="ai-new",
+        threads=threads,
     )
     return {
         "action_items": rows,
         "action_items_overdue": sum(1 for _, overdue, _ in rows if overdue),
         "action_items_filter": found.form,
-        "action_items_form": add_form or ActionItemForm(mi=mi, prefix="ai-new"),
+        "action_items_form": add_form or ActionItemForm(mi=mi, prefix="ai-new", threads=threads),
         "action_items_may_edit": may_edit,
         "action_items_statuses": ActionStatus.choices,
     }
