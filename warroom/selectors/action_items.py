@@ -39,14 +39,18 @@ def is_overdue(item: ActionItem, now: datetime | None = None) -> bool:
 class ActionItemFilter(django_filters.FilterSet):
     """``?status=open``, ``?owner=usr_bob``, ``?overdue=true``: the API's filters and the page's."""
 
-    status = django_filters.ChoiceFilter(choices=ActionStatus.choices)
+    status = django_filters.ChoiceFilter(choices=ActionStatus.choices, label="Status")
     owner = django_filters.CharFilter(
-        field_name="owner__username", max_length=150, help_text="The owner's username"
+        field_name="owner__username",
+        max_length=150,
+        label="Owner",
+        help_text="The owner's username",
     )
     # A choice, not a BooleanFilter: that one reads "maybe" as no filter at all, not a 400.
     overdue = django_filters.ChoiceFilter(
         choices=[("true", "Overdue"), ("false", "Not overdue")],
         method="filter_overdue",
+        label="Overdue",
         help_text="true: open or in progress and past due; false: the others",
     )
 

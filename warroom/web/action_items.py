@@ -89,6 +89,8 @@ def panel(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:
     """What the war-room page's action-items panel needs (templates/warroom/_action_items.html)."""
     now = timezone.now()
     found = selectors.ActionItemFilter(request.GET or None, queryset=selectors.action_items(mi))
+    # Ids of its own on a page of several panels (the query keys stay the API's).
+    found.form.auto_id = "action-items-filter-%s"
     may_edit = may(request, "post_timeline", mi)
     threads = thread_choices(mi)
     rows = [

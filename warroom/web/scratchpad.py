@@ -31,6 +31,11 @@ VERSIONS_SHOWN = 5
 
 
 class ScratchpadForm(forms.Form):
+    # Ids of its own on a page of several panels; the field names stay the API's.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "scratchpad-%s")
+        super().__init__(*args, **kwargs)
+
     text = forms.CharField(
         required=False,
         strip=False,
