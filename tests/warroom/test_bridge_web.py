@@ -12,6 +12,7 @@ from django.test import Client
 from freezegun import freeze_time
 
 from incidents.models import MajorIncident, MIStatus, TimelineEntry, TimelineKind
+from tests.incidents.conftest import admin_form  # noqa: F401  (the fixture)
 from tests.warroom.conftest import T0, force_status
 from warroom import services
 from warroom.models import BridgeAttendance
@@ -194,3 +195,19 @@ def test_the_panel_reads_in_the_same_queries_for_2_and_10_stays(
     few = count()
     stays(range(2, 10))
     assert count() == few
+
+
+def test_the_admin_saves_the_dial_in_through_the_service(
+    web: Callable[[Any], Client],
+    root: Any,
+    mi: MajorIncident,
+    admin_form: Any,  # noqa: F811 (the fixture imported above)
+) -> None:
+    client = web(root)
+    url = f"/admin/incidents/majorincident/{mi.pk}/change/"
+    data = admin_form(client.get(url))
+    data.update({"bridge_dial_in": "+1 555 0199, 777#", "_save": "Save"})
+    assert client.post(url, data).status_code == 302
+    mi.refresh_from_db()
+    assert mi.bridge_dial_in == "+1 555 0199, 777#"
+    assert TimelineEntry.objects.filter(major_incident=mi, data__field="bridge_dial_in").exists()
