@@ -106,8 +106,8 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
         model = MajorIncident
         fields = [
             "number", "status", "incident", "incident_short_description", "summary",
-            "impact_statement", "bridge_link", "bridge_dial_in", "is_security", "media_attention", "trigger_rule",
-            "trigger_reason", "declared_by", "problem", "changes", "roles",
+            "impact_statement", "bridge_link", "bridge_dial_in", "is_security", "media_attention",
+            "trigger_rule", "trigger_reason", "declared_by", "problem", "changes", "roles",
             "child_incidents_count", "child_incidents", "milestones", "next_update_due_at",
             "cancel_reason", "war_room", "timeline", "allowed_transitions", "transitions",
         ]  # fmt: skip
