@@ -296,6 +296,7 @@ SPECTACULAR_SETTINGS = {
         "MajorIncidentStatusEnum": "incidents.models.MIStatus",
         "CandidateStatusEnum": "incidents.models.CandidateStatus",
         "WarRoomLevelEnum": "warroom.models.Level",
+        "ActionItemStatusEnum": "warroom.models.ActionStatus",
     },
 }
 

@@ -121,6 +121,7 @@ class MajorIncidentAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
                     "impact_statement",
                     "summary",
                     "bridge_link",
+                    "bridge_dial_in",
                     "is_security",
                     "media_attention",
                 ]

@@ -90,6 +90,7 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
     )
     problem = NumberField(Problem, read_only=True)
     bridge_link = serializers.SerializerMethodField()
+    bridge_dial_in = serializers.SerializerMethodField()
     changes = serializers.SerializerMethodField()
     roles = serializers.SerializerMethodField()
     child_incidents_count = serializers.SerializerMethodField()
@@ -105,8 +106,8 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
         model = MajorIncident
         fields = [
             "number", "status", "incident", "incident_short_description", "summary",
-            "impact_statement", "bridge_link", "is_security", "media_attention", "trigger_rule",
-            "trigger_reason", "declared_by", "problem", "changes", "roles",
+            "impact_statement", "bridge_link", "bridge_dial_in", "is_security", "media_attention",
+            "trigger_rule", "trigger_reason", "declared_by", "problem", "changes", "roles",
             "child_incidents_count", "child_incidents", "milestones", "next_update_due_at",
             "cancel_reason", "war_room", "timeline", "allowed_transitions", "transitions",
         ]  # fmt: skip
@@ -116,6 +117,10 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
     def get_bridge_link(self, mi: MajorIncident) -> str | None:
         # The model stores "no bridge" as ""; the API says null, which is not a malformed URL.
         return mi.bridge_link or None
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_bridge_dial_in(self, mi: MajorIncident) -> str | None:
+        return mi.bridge_dial_in or None
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_changes(self, mi: MajorIncident) -> list[str]:
@@ -247,6 +252,13 @@ class UpdateInputSerializer(InputSerializer):
         validators=[URLValidator(schemes=["http", "https"])],
         help_text='An http(s) URL; "" or null clears it',
     )
+    bridge_dial_in = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=200,
+        help_text='Phone number and access code of the bridge; "" or null clears it',
+    )
     is_security = serializers.BooleanField(required=False)
     media_attention = serializers.BooleanField(required=False)
 
@@ -259,6 +271,8 @@ class UpdateInputSerializer(InputSerializer):
             )
         if "bridge_link" in values and values["bridge_link"] is None:
             values["bridge_link"] = ""  # stored as "" (no link), like at declaration
+        if "bridge_dial_in" in values and values["bridge_dial_in"] is None:
+            values["bridge_dial_in"] = ""
         return values
 
     class Meta:

@@ -577,6 +577,7 @@ EDITABLE_MI_FIELDS = (
     "impact_statement",
     "summary",
     "bridge_link",
+    "bridge_dial_in",
     "is_security",
     "media_attention",
 )
@@ -593,6 +594,8 @@ def _clean_mi_field(name: str, value: Any) -> Any:
     value = value.strip()
     if name == "impact_statement" and not value:
         raise DomainError("the impact statement cannot be empty", field=name)
+    if name == "bridge_dial_in" and len(value) > 200:
+        raise DomainError("bridge_dial_in is longer than 200 characters", field=name)
     if name == "bridge_link" and value:
         max_length = MajorIncident._meta.get_field("bridge_link").max_length or 500
         if len(value) > max_length:
@@ -608,7 +611,8 @@ def _clean_mi_field(name: str, value: Any) -> Any:
 def update_major_incident(
     *, mi: MajorIncident, actor: Actor | None, **fields: Any
 ) -> MajorIncident:
-    """Edit what was declared: impact statement, summary, bridge link, security and media flags.
+    """Edit what was declared: impact statement, summary, bridge link and dial-in, security and
+    media flags.
 
     Every field that changes gets its own timeline row; unchanged fields are a no-op (no row, no
     write). The security flag is the incident's too: both are set together so they never

@@ -282,6 +282,12 @@ class EditMajorIncidentForm(forms.Form):
         validators=[URLValidator(schemes=["http", "https"])],
         widget=forms.URLInput(attrs={"placeholder": "https://meet.example.com/abc-defg-hij"}),
     )
+    bridge_dial_in = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Bridge dial-in",
+        widget=forms.TextInput(attrs={"placeholder": "+1 555 0100, code 123456#"}),
+    )
     is_security = forms.BooleanField(required=False, label="Security major incident")
     media_attention = forms.BooleanField(required=False, label="Media attention")
 

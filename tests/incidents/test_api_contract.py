@@ -86,6 +86,15 @@ def world(alice: Any, make_incident: Any, make_ci: Any) -> dict[str, Any]:
     from warroom import services as warroom_services
 
     warroom_services.open_checkpoints(mi.pk)  # its declaration's receiver runs after commit
+
+    # The war room's lists (issue 7): two of each, so that they page.
+    from warroom import services as warroom_services
+
+    items = [
+        warroom_services.add_action_item(mi=mi, actor=alice, title=f"Item {i}") for i in range(2)
+    ]
+    for version in range(2):
+        warroom_services.save_scratchpad(mi=mi, actor=alice, text=f"v{version}", version=version)
     return {
         "number": incident.number,
         "incident": incident,
@@ -96,6 +105,7 @@ def world(alice: Any, make_incident: Any, make_ci: Any) -> dict[str, Any]:
         "problem": problem,
         "change": changes[0],
         "role_id": role.pk,
+        "item_id": items[0].pk,
     }
 
 
@@ -117,6 +127,8 @@ def fill(path: str, world: dict[str, Any]) -> str:
         .replace("{id}", str(ident))
         .replace("{key}", "pir_delay_hours")
         .replace("{role_id}", str(world["role_id"]))
+        .replace("{item_id}", str(world["item_id"]))
+        .replace("{version}", "1")
     )
 
 
@@ -473,6 +485,12 @@ CONFLICTS = {
     # The war room: a closed or cancelled MI's war room is read-only.
     ("PUT", "/api/major-incidents/{number}/assessment/"),
     ("PATCH", "/api/major-incidents/{number}/checkpoints/"),
+
+    # The war room's writes (issue 7): a closed or cancelled MI is read-only.
+    ("PUT", "/api/major-incidents/{number}/scratchpad/"),
+    ("POST", "/api/major-incidents/{number}/action-items/"),
+    ("PATCH", "/api/major-incidents/{number}/action-items/{item_id}/"),
+    ("POST", "/api/major-incidents/{number}/bridge/attendees/"),
 }
 
 

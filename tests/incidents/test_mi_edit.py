@@ -140,6 +140,7 @@ def test_the_schema_documents_the_patch(alice_api: APIClient) -> None:
         "impact_statement",
         "summary",
         "bridge_link",
+        "bridge_dial_in",
         "is_security",
         "media_attention",
     }

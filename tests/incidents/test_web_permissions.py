@@ -65,6 +65,8 @@ POST_MI = _ok(302, *_MANAGERS, "ian", "sue", "gus")
 DECLARE_PAGE = _ok(200, *_MANAGERS)
 EVERYONE = codes(**dict.fromkeys(PERSONAS, 302))
 LOGIN_PAGE = codes(**dict.fromkeys(PERSONAS, 200))
+# The war room's writes (issue 7): the MI's team, whatever its role, and the managers.
+WAR_ROOM = _ok(302, *_MANAGERS, "ian", "sue", "gus")
 STAFF = codes(**{**dict.fromkeys(PERSONAS, "admin login"), "alice": 200, "sam": 200})
 
 
@@ -153,6 +155,25 @@ MATRIX: list[Case] = [
      {}, RUN_MI),
     ("mi milestones", "majors:milestones", "post", "/major-incidents/{mi}/milestones/",
      _milestones_body, RUN_MI),
+    ("scratchpad panel", "warroom:scratchpad_save", "get", "/war-rooms/{mi}/scratchpad/", None,
+     READ_MI),
+    ("scratchpad save", "warroom:scratchpad_save", "post", "/war-rooms/{mi}/scratchpad/",
+     {"text": "Failover at 10:05", "version": "1"}, WAR_ROOM),
+    ("scratchpad versions", "warroom:scratchpad_versions", "get",
+     "/war-rooms/{mi}/scratchpad/versions/", None, READ_MI),
+    ("scratchpad version", "warroom:scratchpad_version", "get",
+     "/war-rooms/{mi}/scratchpad/versions/1/", None, READ_MI),
+    ("action items panel", "warroom:action_items", "get", "/war-rooms/{mi}/action-items/", None,
+     READ_MI),
+    ("action item add", "warroom:action_items", "post", "/war-rooms/{mi}/action-items/",
+     {"ai-new-title": "Page the DBA"}, WAR_ROOM),
+    ("action item edit", "warroom:action_item_edit", "post",
+     "/war-rooms/{mi}/action-items/{item}/", {"ai{item}-title": "Fail over the DB"}, WAR_ROOM),
+    ("action item status", "warroom:action_item_status", "post",
+     "/war-rooms/{mi}/action-items/{item}/status/", {"status": "done"}, WAR_ROOM),
+    ("bridge panel", "warroom:bridge", "get", "/war-rooms/{mi}/bridge/", None, READ_MI),
+    ("bridge attendance", "warroom:bridge_attendance", "post", "/war-rooms/{mi}/bridge/attendees/",
+     {"bridge-action": "join"}, WAR_ROOM),
     ("candidate queue", "majors:candidates", "get", "/major-incidents/candidates/", None,
      DECLARE_PAGE),
     ("candidate accept", "majors:candidate_accept", "post",
@@ -208,6 +229,11 @@ def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> d
         rule=AutoDeclarationRule.objects.order_by("order").first(),
         reason="P2 unacknowledged for 20 min",
     )
+    # The war room's rows the matrix addresses (issue 7).
+    from warroom import services as warroom_services
+
+    warroom_services.save_scratchpad(mi=mi, actor=alice, text="First notes", version=0)
+    item = warroom_services.add_action_item(mi=mi, actor=alice, title="Fail over DB")
     return {
         "users": {
             "oscar": oscar,
@@ -229,6 +255,8 @@ def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> d
             "holder": holder.pk,
             "candidate": candidate.pk,
             "checkpoint": checkpoint.pk,
+
+            "item": item.pk,
         },
     }
 

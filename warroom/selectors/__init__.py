@@ -1,27 +1,38 @@
 """The war room's reads that repeat. Re-exported here by name."""
 
-# --- Assessment and checkpoints (issue 7, items 3 and 4) ---
+from .action_items import ActionItemFilter, action_items, is_overdue, overdue_q
 from .assessment import (
     assessment_due_at,
     assessment_overdue,
     assessment_revisions,
     current_assessment,
 )
+from .bridge import bridge_attendances, on_bridge_now, open_stay
 from .checkpoints import (
     MOBILISED_ROLES,
     fulfilment_met,
     mi_checkpoints,
     pending_fulfilments,
 )
+from .scratchpad import scratchpad_of, scratchpad_version, scratchpad_versions
 
-__all__: list[str] = [
-    # --- Assessment and checkpoints ---
+__all__ = [
     "MOBILISED_ROLES",
+    "ActionItemFilter",
+    "action_items",
     "assessment_due_at",
     "assessment_overdue",
     "assessment_revisions",
+    "bridge_attendances",
     "current_assessment",
     "fulfilment_met",
+    "is_overdue",
     "mi_checkpoints",
+    "on_bridge_now",
+    "open_stay",
+    "overdue_q",
     "pending_fulfilments",
+    "scratchpad_of",
+    "scratchpad_version",
+    "scratchpad_versions",
 ]

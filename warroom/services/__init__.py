@@ -1,13 +1,14 @@
 """The war room's writes: one function per change, each with its timeline row, called alike by
 the API, the page, the admin, tasks and chat commands. Re-exported here by name."""
 
-# --- Assessment and checkpoints (issue 7, items 3 and 4) ---
+from .action_items import add_action_item, change_action_item
 from .assessment import (
     ASSESSMENT_FIELDS,
     REQUIRED_FIELDS,
     refuse_if_read_only,
     revise_assessment,
 )
+from .bridge import join_bridge, leave_bridge
 from .checkpoints import (
     check_checkpoints,
     fulfil,
@@ -15,16 +16,23 @@ from .checkpoints import (
     open_checkpoints,
     tick_checkpoint,
 )
+from .scratchpad import MAX_SCRATCHPAD_CHARS, StaleScratchpad, save_scratchpad
 
-__all__: list[str] = [
-    # --- Assessment and checkpoints ---
+__all__ = [
     "ASSESSMENT_FIELDS",
+    "MAX_SCRATCHPAD_CHARS",
     "REQUIRED_FIELDS",
+    "StaleScratchpad",
+    "add_action_item",
+    "change_action_item",
     "check_checkpoints",
     "fulfil",
     "fulfil_when_met",
+    "join_bridge",
+    "leave_bridge",
     "open_checkpoints",
     "refuse_if_read_only",
     "revise_assessment",
+    "save_scratchpad",
     "tick_checkpoint",
 ]
