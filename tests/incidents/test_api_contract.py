@@ -485,7 +485,6 @@ CONFLICTS = {
     # The war room: a closed or cancelled MI's war room is read-only.
     ("PUT", "/api/major-incidents/{number}/assessment/"),
     ("PATCH", "/api/major-incidents/{number}/checkpoints/"),
-
     # The war room's writes (issue 7): a closed or cancelled MI is read-only.
     ("PUT", "/api/major-incidents/{number}/scratchpad/"),
     ("POST", "/api/major-incidents/{number}/action-items/"),

@@ -255,7 +255,6 @@ def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> d
             "holder": holder.pk,
             "candidate": candidate.pk,
             "checkpoint": checkpoint.pk,
-
             "item": item.pk,
         },
     }
