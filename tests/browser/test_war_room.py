@@ -123,7 +123,7 @@ def test_the_war_room_fits_a_laptop_and_a_phone(
     assert re.search(
         r"in 1[23] min", header.locator("[data-testid=header-next-update]").inner_text()
     )
-    assert header.locator("[data-testid=bridge-link]").get_attribute("href") == room.bridge_link
+    assert header.locator("[data-testid=bridge-join]").get_attribute("href") == room.bridge_link
     assert "PIN 318 442#" in header.locator("[data-testid=bridge-dial-in]").inner_text()
     # The moves are in the header, above the fold of a laptop.
     move = page.locator("button[data-move=investigating]")

@@ -215,7 +215,7 @@ def test_user_text_is_escaped(alice: Any, p2: Incident) -> None:
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
     assert "<b>bold</b>" not in html
     assert 'href="javascript:' not in html
-    assert 'data-testid="bridge-link"' not in html
+    assert 'data-testid="bridge-join"' not in html
 
 
 def test_bridge_link_is_a_link_when_https(alice: Any, p2: Incident) -> None:

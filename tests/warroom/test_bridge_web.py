@@ -153,7 +153,7 @@ def test_the_mi_edit_form_takes_the_dial_in(
     web: Callable[[Any], Client], alice: Any, mi: MajorIncident
 ) -> None:
     client = web(alice)
-    html = client.get(f"/major-incidents/{mi.number}/").content.decode()
+    html = client.get(f"/war-rooms/{mi.number}/").content.decode()
     assert 'name="edit-bridge_dial_in"' in html
     response = client.post(
         f"/major-incidents/{mi.number}/edit/",
@@ -167,7 +167,7 @@ def test_the_mi_edit_form_takes_the_dial_in(
     assert response.status_code == 302
     mi.refresh_from_db()
     assert mi.bridge_dial_in == "+44 20 7946 0000, PIN 1234#"
-    page = client.get(f"/major-incidents/{mi.number}/").content.decode()
+    page = client.get(f"/war-rooms/{mi.number}/").content.decode()
     assert "+44 20 7946 0000, PIN 1234#" in page
 
 

@@ -71,11 +71,16 @@ def seed_templates(apps, schema_editor=None):
 
 
 def grant_admin_permissions(apps, schema_editor=None):
-    # Permissions are made after all migrations on a fresh database; make them now.
+    # Permissions are made after all migrations on a fresh database; make them now. A
+    # migration's app configs have no models module (create_permissions skips those); the test
+    # suite passes the real registry, whose configs must keep theirs.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        kept = getattr(app_config, "models_module", None)
+        app_config.models_module = kept or True
+        try:
+            create_permissions(app_config, apps=apps, verbosity=0)
+        finally:
+            app_config.models_module = kept
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     perms = []
