@@ -7,9 +7,10 @@ and a poll (``id > since``) alike, without reading the rows in between.
 
 A cursor is opaque to clients: ``b.<id>`` (the entries before id, an older page) or ``s.<id>``
 (the entries after id, a poll), base64url-encoded. Ids rather than times, because two rows can
-share a timestamp but never an id. Ids follow commit order per MI because every writer of an
-MI's timeline holds its incident's row lock while it inserts (``lock_major_incident``), so a poll
-that has seen id N never later misses a row below N.
+share a timestamp but never an id. An id is taken at insert, not at commit, so a row whose
+transaction commits after a later row was polled would be passed over (docs/decisions.md, "Ids
+are the cursor"); the war room's own writers insert holding the incident's lock
+(``lock_major_incident``), so its posts and threads cannot pass each other that way.
 """
 
 from __future__ import annotations
