@@ -197,3 +197,18 @@ def test_outsiders_may_not_open_threads_on_the_page(
         web(oscar).post(f"/war-rooms/{mi.number}/threads/open/", {"name": "x"}).status_code == 403
     )
     assert not Thread.objects.exists()
+
+
+def test_the_admin_shows_threads_read_only(bob: Any, root: Any, mi: MajorIncident) -> None:
+    from django.test import Client
+
+    thread = services.open_thread(mi=mi, actor=bob, name="<b>Edge</b>")
+    client = Client()
+    client.force_login(root)
+    listing = client.get("/admin/warroom/thread/")
+    assert listing.status_code == 200
+    assert "&lt;b&gt;Edge&lt;/b&gt;" in listing.content.decode()
+    assert client.get("/admin/warroom/thread/add/").status_code == 403
+    change = client.post(f"/admin/warroom/thread/{thread.pk}/change/", {"name": "renamed"})
+    assert change.status_code == 403
+    assert Thread.objects.get().name == "<b>Edge</b>"
