@@ -4,7 +4,7 @@
   unknown path, two creations of one CI name, a NUL in the CI picker, ``affected_ci: 1.5``.
 - One rule for status codes: the input itself is wrong → 400 (an unknown field included, named);
   the current state of a row refuses the request → 409.
-- Every list paginates, except the two short fixed lists the README names.
+- Every list paginates, except the short lists the README names; the war room's timeline by cursor.
 - The schema tells the truth: every error answer documented where it occurs, ``bridge_link``
   null when there is none.
 """

@@ -85,6 +85,7 @@ def test_posts_go_in_an_open_thread(bob: Any, bob_api: APIClient, mi: MajorIncid
         ({"name": 5}, "name"),
         ({}, "name"),
         ({"name": "Command"}, "name"),
+        ({"name": "db\x00"}, "name"),
         ({"name": " command "}, "name"),
         ({"name": "db", "owner": "usr_nobody"}, "owner"),
         ({"name": "db", "owner": "usr_oscar_outsider"}, "owner"),

@@ -219,6 +219,8 @@ def test_the_service_refuses_like_the_api(
         ({"body": "x", "thread": "no-such-thread"}, "thread"),
         ({"body": "x", "thread": 5}, "thread"),
         ({"body": "x", "thread": "y" * 65}, "thread"),
+        ({"body": "x", "thread": "a\x00b"}, "thread"),
+        ({"body": "x", "corrects": 2**63}, "corrects"),
         ({"body": "x", "corrects": "abc"}, "corrects"),
         ({"body": "x", "mesage": "typo"}, "mesage"),
         ({"body": "x", "author": "usr_sam_admin"}, "author"),

@@ -7,6 +7,7 @@ points at the entry it corrects). Threads are named by slug on the entries, so t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -29,6 +30,7 @@ User = get_user_model()
 MAX_BODY = 10_000
 MAX_THREAD_NAME = 120
 _FINAL = (MIStatus.CLOSED, MIStatus.CANCELLED)
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 
 
 def _refuse_if_final(mi: MajorIncident) -> None:
@@ -66,6 +68,8 @@ def _clean_thread(mi: MajorIncident, thread: Any, kind: str) -> str:
             "in a subsystem thread or in the timeline itself",
             field="thread",
         )
+    if thread and not _SLUG.fullmatch(thread):
+        raise DomainError("a thread is named by its slug (letters, digits, -)", field="thread")
     if thread and not Thread.objects.filter(major_incident=mi, slug=thread).exists():
         shown = thread.replace("\x00", "")[:64]
         raise DomainError(f"{mi.number} has no thread {shown!r}", field="thread")
@@ -77,7 +81,7 @@ def _corrected(mi: MajorIncident, corrects: Any) -> TimelineEntry | None:
         return None
     if isinstance(corrects, TimelineEntry):
         corrects = corrects.pk
-    if not isinstance(corrects, int) or isinstance(corrects, bool):
+    if not isinstance(corrects, int) or isinstance(corrects, bool) or not 0 < corrects < 2**63:
         raise DomainError("a correction names the entry it corrects by its id", field="corrects")
     entry = TimelineEntry.objects.filter(pk=corrects, incident_id=mi.incident_id).first()
     if entry is None:
@@ -138,7 +142,9 @@ def post_to_timeline(
 def _clean_name(name: Any) -> str:
     if not isinstance(name, str):
         raise DomainError("a thread's name must be a string", field="name")
-    text = " ".join(name.split())
+    text = " ".join(name.replace("\x00", " ").split())
+    if "\x00" in name:
+        raise DomainError("the name holds a NUL character", field="name")
     if not text:
         raise DomainError("name the thread (the subsystem it investigates)", field="name")
     if len(text) > MAX_THREAD_NAME:
