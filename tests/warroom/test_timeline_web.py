@@ -291,3 +291,14 @@ def test_the_threads_panel_lists_owners(alice: Any, bob: Any, tina: Any, mi: Maj
     ]
     assert f"IC {alice.username}" in threads and tina.username in threads
     assert 'data-testid="thread-form"' in threads
+
+
+def test_a_filter_change_does_not_swallow_a_refused_form(
+    bob: Any, web: Any, mi: MajorIncident
+) -> None:
+    client = web(bob)
+    client.post(post_url(mi), {"body": "", "kind": "note"})
+    feed = client.get(f"/war-rooms/{mi.number}/timeline/", {"timeline_kind": "note"})
+    assert feed.status_code == 200
+    form = client.get(f"/war-rooms/{mi.number}/timeline/form/").content.decode()
+    assert "field__error" in form

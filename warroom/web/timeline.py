@@ -161,7 +161,11 @@ class ThreadForm(forms.Form):
 # --- The panel ------------------------------------------------------------------------------------
 
 
-def _context(request: HttpRequest, mi: MajorIncident, *, strict: bool) -> dict[str, Any]:
+def _context(
+    request: HttpRequest, mi: MajorIncident, *, strict: bool, with_forms: bool = True
+) -> dict[str, Any]:
+    """The panel's context. ``with_forms``: also the forms, taking a refused one out of the
+    session (so only what shows the form asks for them; a fragment must not swallow it)."""
     filters = Filters.of(request, strict=strict)
     before = None
     if request.GET.get("timeline_before"):
@@ -179,8 +183,8 @@ def _context(request: HttpRequest, mi: MajorIncident, *, strict: bool) -> dict[s
     may_post = incident_selectors.can(user, "post_timeline", mi) and not _read_only(mi)
     threads = timeline.threads(mi)
     may_command = may_post and timeline.may_post_command_updates(user, mi)
-    form = None
-    if may_post:
+    form = thread_form = None
+    if may_post and with_forms:
         form = restore(
             request, _form_key(mi, "post"), PostForm, may_command=may_command, threads=threads
         )
@@ -188,8 +192,6 @@ def _context(request: HttpRequest, mi: MajorIncident, *, strict: bool) -> dict[s
             corrects = request.GET.get("timeline_corrects", "")
             initial = {"corrects": int(corrects)} if corrects.isdigit() else {}
             form = PostForm(initial=initial, may_command=may_command, threads=threads)
-    thread_form = None
-    if may_post:
         thread_form = restore(request, _form_key(mi, "thread"), ThreadForm) or ThreadForm()
     return {
         "timeline_rows": rows(page.entries),
@@ -227,7 +229,7 @@ def feed(request: HttpRequest, number: str) -> HttpResponse:
     ``timeline_before``: only the older entries and the next "older" link (load more)."""
     mi = _mi(request, number)
     try:
-        context = _context(request, mi, strict=True)
+        context = _context(request, mi, strict=True, with_forms=False)
     except DomainError as exc:
         return HttpResponse(sentence(exc.message), status=400, content_type="text/plain")
     context |= {"mi": mi, "request": request}
