@@ -109,8 +109,9 @@ def post_to_timeline(
         raise DomainError(f"a post is one of {', '.join(POST_KINDS)}", field="kind")
     text = _clean_body(body)
     with transaction.atomic():
-        # The incident's lock (then the MI's) orders this insert after any other writer of the
-        # timeline: ids then follow commit order, which the poll's ``id > since`` relies on.
+        # The incident's lock (then the MI's) orders this insert after any other writer that
+        # holds it (every war-room write): their ids then follow commit order, which the poll's
+        # ``id > since`` relies on.
         mi = lock_major_incident(mi)
         _refuse_if_final(mi)
         slug = _clean_thread(mi, thread, kind)
