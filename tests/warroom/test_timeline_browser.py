@@ -109,6 +109,20 @@ def test_one_posts_the_other_sees_it_within_5_seconds(
     texts = watcher.locator('[data-testid="timeline-entry"]').all_inner_texts()
     assert sum("DB failover" in t for t in texts) == 1
     assert sum("second post" in t for t in texts) == 1
+    # A filter swaps the list and its poller; the poller keeps the filter.
+    watcher.locator('select[name="timeline_kind"]').select_option("finding")
+    expect(watcher.locator('[data-testid="timeline-entry"]')).to_have_count(1, timeout=5_000)
+    form.locator('textarea[name="body"]').fill("a note the filter hides")
+    form.locator('button[type="submit"]').click()
+    form.locator('textarea[name="body"]').fill("a finding the filter shows")
+    form.locator('select[name="kind"]').select_option("finding")
+    form.locator('button[type="submit"]').click()
+    expect(watcher.locator('[data-testid="timeline-entry"]').first).to_contain_text(
+        "a finding the filter shows", timeout=5_000
+    )
+    watcher.wait_for_timeout(2_500)  # one more poll: the note must still not come
+    texts = watcher.locator('[data-testid="timeline-entry"]').all_inner_texts()
+    assert len(texts) == 2 and not any("filter hides" in t for t in texts), texts
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot: Path = SCREENSHOTS / "warroom-timeline-two-browsers.png"
     watcher.screenshot(path=str(shot), full_page=True)

@@ -43,7 +43,7 @@ def entries_in(html: str) -> list[str]:
 
 
 def poll_url(html: str) -> str:
-    match = re.search(r'id="timeline-poller"[^>]*hx-get="([^"]+)"', html)
+    match = re.search(r'id="timeline-poller-[^"]+"[^>]*hx-get="([^"]+)"', html)
     assert match, html
     return match.group(1).replace("&amp;", "&")
 
@@ -205,7 +205,7 @@ def test_the_poller_brings_new_entries_and_its_next_cursor(
     html = panel_html(mi, tina)
     first = poll_url(html)
     assert 'hx-trigger="every 2s, timeline-posted from:body"' in html
-    assert 'hx-swap="afterbegin"' in html and 'hx-target="#timeline-list"' in html
+    assert 'hx-swap="afterbegin"' in html and 'hx-target="#timeline-list-all--all"' in html
     assert reader.get(first).status_code == 204  # nothing new: nothing to swap
     one = services.post_to_timeline(mi=mi, actor=bob, body="first new")
     two = services.post_to_timeline(mi=mi, actor=bob, body="second new")
@@ -258,14 +258,14 @@ def test_older_entries_load_in_place(bob: Any, tina: Any, web: Any, mi: MajorInc
     html = panel_html(mi, tina)
     shown = entries_in(html)
     assert len(shown) == 50
-    match = re.search(r'id="timeline-older".*?hx-get="([^"]+)"', html)
+    match = re.search(r'id="timeline-older-all--all".*?hx-get="([^"]+)"', html)
     assert match
     older = web(tina).get(match.group(1).replace("&amp;", "&")).content.decode()
     rest = entries_in(older)
     total = TimelineEntry.objects.filter(incident_id=mi.incident_id).count()
     assert len(shown) + len(rest) == total and not set(shown) & set(rest)
     assert min(map(int, shown)) > max(map(int, rest))
-    assert 'id="timeline-older"' not in older  # the end
+    assert 'id="timeline-older' not in older  # the end
 
 
 def test_the_scribe_posts_command_updates_on_the_page(

@@ -116,6 +116,13 @@ class Filters:
                 raise
             return cls()
 
+    @property
+    def key(self) -> str:
+        """Part of the ids of the list, its poller and its "older" link: an answer to a request
+        made under other filters (in flight while the filter changed) finds no element of its
+        own to swap into, instead of mixing into the new list."""
+        return f"{self.thread or 'all'}--{self.kind or 'all'}"
+
     def query(self, **extra: str) -> str:
         params = {"timeline_thread": self.thread, "timeline_kind": self.kind, **extra}
         return urlencode({k: v for k, v in params.items() if v})
@@ -261,6 +268,7 @@ def poll(request: HttpRequest, number: str) -> HttpResponse:
         {
             "mi": mi,
             "timeline_rows": rows(page.entries),
+            "timeline_filters": filters,
             "timeline_poll": filters.query(since=page.since),
             "timeline_poll_now": page.more,
             "timeline_poll_seconds": POLL_SECONDS,
