@@ -101,6 +101,7 @@ def test_one_posts_the_other_sees_it_within_5_seconds(
     assert watcher.evaluate("window.pwned === undefined")
     assert theirs.locator("strong").inner_text() == "DB failover"
     # The next post comes too: the poller carried its new cursor, and nothing came twice.
+    expect(form.locator('textarea[name="body"]')).to_have_value("")
     form.locator('textarea[name="body"]').fill("second post")
     form.locator('button[type="submit"]').click()
     expect(watcher.locator('[data-testid="timeline-entry"]').first).to_contain_text(
@@ -114,6 +115,7 @@ def test_one_posts_the_other_sees_it_within_5_seconds(
     expect(watcher.locator('[data-testid="timeline-entry"]')).to_have_count(1, timeout=5_000)
     form.locator('textarea[name="body"]').fill("a note the filter hides")
     form.locator('button[type="submit"]').click()
+    expect(form.locator('textarea[name="body"]')).to_have_value("")  # the fresh form is back
     form.locator('textarea[name="body"]').fill("a finding the filter shows")
     form.locator('select[name="kind"]').select_option("finding")
     form.locator('button[type="submit"]').click()

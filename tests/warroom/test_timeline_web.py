@@ -228,6 +228,9 @@ def test_the_poller_keeps_the_filters(bob: Any, tina: Any, web: Any, mi: MajorIn
     assert html.status_code == 200
     url = poll_url(html.content.decode())
     assert "timeline_thread=db" in url and "timeline_kind=finding" in url
+    # The swapped-in list brings its filter form, showing the filters it applies.
+    assert '<option value="db" selected>DB</option>' in html.content.decode()
+    assert '<option value="finding" selected>Finding</option>' in html.content.decode()
     services.post_to_timeline(mi=mi, actor=bob, body="elsewhere", kind="finding")
     services.post_to_timeline(mi=mi, actor=bob, body="db note", thread=db.slug)
     match = services.post_to_timeline(
