@@ -34,6 +34,7 @@ from incidents.models import POST_KINDS, MajorIncident, TimelineEntry
 from .. import services
 from ..selectors import markdown, timeline
 from ..selectors.timeline import BEFORE, SINCE, ThreadView
+from ..services import timeline as services_timeline
 
 CAN_VIEW_MIS = Can.of("view", MajorIncident)
 
@@ -112,7 +113,10 @@ class TimelinePageOutput(serializers.Serializer):
 
 class PostInput(InputSerializer):
     body = StrictCharField(
-        allow_blank=True, trim_whitespace=False, help_text="Markdown, at most 10,000 characters"
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=services_timeline.MAX_BODY,
+        help_text="Markdown, at most 10,000 characters",
     )
     kind = serializers.ChoiceField(choices=[str(k) for k in POST_KINDS], default="note")
     thread = StrictCharField(
