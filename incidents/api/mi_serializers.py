@@ -151,7 +151,7 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
         return f"/war-rooms/{mi.number}/"
 
     def get_timeline(self, mi: MajorIncident) -> str:
-        return reverse("majorincident-timeline", kwargs={"number": mi.number})
+        return reverse("warroom-timeline", kwargs={"number": mi.number})
 
     def _moves(self, mi: MajorIncident) -> list[selectors.Move]:
         # Both fields read one computation per MI and request (the caller's permissions).

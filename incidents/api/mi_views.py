@@ -45,7 +45,6 @@ from .mi_serializers import (
     TransitionInputSerializer,
     UpdateInputSerializer,
 )
-from .serializers import TimelineEntrySerializer
 from .views import NumberLookupMixin, RestrictedMixin
 
 CAN_DECLARE = Can.of("declare")
@@ -240,14 +239,6 @@ class MajorIncidentViewSet(
         )
         services.remove_role(assignment=row, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(responses=TimelineEntrySerializer(many=True))
-    @action(detail=True, methods=["get"], filter_backends=[])
-    def timeline(self, request: Request, number: str) -> Response:
-        """The MI's rows and its incident's, oldest first, paginated like every list."""
-        mi = self.get_object()
-        page = self.paginate_queryset(selectors.mi_timeline(mi))
-        return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
 
     @extend_schema(
         parameters=[

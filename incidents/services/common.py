@@ -31,11 +31,14 @@ def record(
     actor: Actor | None = None,
     data: dict[str, Any] | None = None,
     major_incident: Any = None,
+    thread: str = "",
+    corrects: TimelineEntry | None = None,
 ) -> TimelineEntry:
     """Append one row to an incident's timeline (callers hold the transaction).
 
     Rows about a major incident also carry it; the war room shows the rows of the MI and of its
-    incident together.
+    incident together. ``thread`` (a war-room thread's slug) and ``corrects`` (the row a correction
+    corrects) are the war room's: its services check them before they call this.
     """
     return TimelineEntry.objects.create(
         incident=incident,
@@ -44,6 +47,8 @@ def record(
         message=message,
         data=data or {},
         actor=user_of(actor),
+        thread=thread,
+        corrects=corrects,
     )
 
 

@@ -4,7 +4,7 @@
   unknown path, two creations of one CI name, a NUL in the CI picker, ``affected_ci: 1.5``.
 - One rule for status codes: the input itself is wrong → 400 (an unknown field included, named);
   the current state of a row refuses the request → 409.
-- Every list paginates, except the two short fixed lists the README names.
+- Every list paginates, except the short lists the README names; the war room's timeline by cursor.
 - The schema tells the truth: every error answer documented where it occurs, ``bridge_link``
   null when there is none.
 """
@@ -403,7 +403,10 @@ UNPAGINATED = {
     "/api/system-properties/",  # the fixed set of system properties
     "/api/major-incidents/{number}/roles/",  # the MI's active role holders
     "/api/major-incidents/{number}/checkpoints/",  # the MI's first-hour checkpoints (seven)
+    "/api/major-incidents/{number}/threads/",  # the MI's threads: a handful per outage
 }
+# Read by cursor, newest first, and polled with ?since= (the war room's timeline).
+CURSOR_PAGINATED = {"/api/major-incidents/{number}/timeline/"}
 
 
 def _list_operations() -> tuple[set[str], set[str]]:
@@ -430,9 +433,9 @@ def test_only_the_documented_short_lists_are_unpaginated():
         "/api/problems/",
         "/api/changes/",
         "/api/major-incidents/",
-        "/api/major-incidents/{number}/timeline/",
         "/api/major-incident-candidates/",
     } <= paginated
+    assert not CURSOR_PAGINATED & (paginated | plain)
 
 
 @pytest.mark.parametrize("path", sorted(_list_operations()[0]))
@@ -448,6 +451,19 @@ def test_every_list_paginates_as_the_readme_says(sam_api, world, path):
     second = sam_api.get(first["next"]).json()
     assert second["previous"] and second["results"] != first["results"]
     assert sam_api.get(url, {"page": 10_000}).status_code == 404
+
+
+@pytest.mark.parametrize("path", sorted(CURSOR_PAGINATED))
+def test_the_cursor_lists_page_by_their_next_link(sam_api, world, path):
+    url = fill(path, world)
+    whole = sam_api.get(url).json()
+    assert set(whole) == {"results", "next", "since", "more"}
+    assert len(whole["results"]) >= 2, whole
+    first = sam_api.get(url, {"page_size": 1}).json()
+    assert len(first["results"]) == 1 and first["next"]
+    second = sam_api.get(first["next"]).json()
+    assert second["results"] and second["results"] != first["results"]
+    assert sam_api.get(url, {"cursor": "not-a-cursor"}).status_code == 400
 
 
 @pytest.mark.parametrize("path", sorted(UNPAGINATED))
@@ -480,6 +496,8 @@ CONFLICTS = {
     ("POST", "/api/major-incidents/{number}/transition/"),
     ("PATCH", "/api/major-incidents/{number}/milestones/"),
     ("POST", "/api/major-incidents/{number}/roles/"),
+    ("POST", "/api/major-incidents/{number}/timeline/"),
+    ("POST", "/api/major-incidents/{number}/threads/"),
     ("POST", "/api/major-incident-candidates/{id}/accept/"),
     ("POST", "/api/major-incident-candidates/{id}/reject/"),
     # The war room: a closed or cancelled MI's war room is read-only.

@@ -1,5 +1,6 @@
 """The war room's reads that repeat. Re-exported here by name."""
 
+from . import markdown
 from .action_items import ActionItemFilter, action_items, is_overdue, overdue_q
 from .assessment import (
     assessment_due_at,
@@ -15,10 +16,16 @@ from .checkpoints import (
     pending_fulfilments,
 )
 from .scratchpad import scratchpad_of, scratchpad_version, scratchpad_versions
+from .timeline import (
+    ThreadView,
+    may_post_command_updates,
+    threads,
+)
 
 __all__ = [
     "MOBILISED_ROLES",
     "ActionItemFilter",
+    "ThreadView",
     "action_items",
     "assessment_due_at",
     "assessment_overdue",
@@ -27,6 +34,8 @@ __all__ = [
     "current_assessment",
     "fulfilment_met",
     "is_overdue",
+    "markdown",
+    "may_post_command_updates",
     "mi_checkpoints",
     "on_bridge_now",
     "open_stay",
@@ -35,4 +44,5 @@ __all__ = [
     "scratchpad_of",
     "scratchpad_version",
     "scratchpad_versions",
+    "threads",
 ]

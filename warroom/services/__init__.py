@@ -17,6 +17,10 @@ from .checkpoints import (
     tick_checkpoint,
 )
 from .scratchpad import MAX_SCRATCHPAD_CHARS, StaleScratchpad, save_scratchpad
+from .timeline import (
+    open_thread,
+    post_to_timeline,
+)
 
 __all__ = [
     "ASSESSMENT_FIELDS",
@@ -31,6 +35,8 @@ __all__ = [
     "join_bridge",
     "leave_bridge",
     "open_checkpoints",
+    "open_thread",
+    "post_to_timeline",
     "refuse_if_read_only",
     "revise_assessment",
     "save_scratchpad",
