@@ -13,29 +13,23 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.utils import timezone
 
 from incidents import selectors, services
 from incidents.errors import Conflict, DomainError, NotAllowed
-from incidents.events import send_after_commit
 from incidents.models import (
-    POST_KINDS,
     Incident,
     MajorIncident,
     MIStatus,
     RaciRole,
-    TimelineEntry,
     TimelineKind,
     UserProfile,
 )
-from incidents.services.common import lock_major_incident
 
-from .. import events
 from ..models import COMMAND_THREAD
+from ..services import post_to_timeline
 from . import mrkdwn
 from .mrkdwn import clip, escape, link
 
@@ -305,61 +299,3 @@ def _due(moment: datetime | None, now: datetime) -> str:
     if moment < now:
         return f"*overdue* by {_duration(now - moment)} (was due {_clock(moment)})"
     return f"due in {_duration(moment - now)} ({_clock(moment)})"
-
-
-# --- MERGE: replace with warroom.services.post_to_timeline -------------------------------------
-# The timeline engineer's service (branch wr-timeline) has this exact signature; until it is on
-# this branch, this stand-in writes the same row through the same rules so the command and its
-# tests work. At merge: delete this section and ``from ..services import post_to_timeline``.
-
-_MAX_BODY = 10_000
-
-
-@transaction.atomic
-def _post_to_timeline(
-    *,
-    mi: MajorIncident,
-    actor: User,
-    body: str,
-    kind: str = TimelineKind.NOTE,
-    thread: str = "",
-    corrects: TimelineEntry | None = None,
-) -> TimelineEntry:
-    selectors.ensure(actor, "post_timeline", mi)
-    body = body.strip()
-    if not body:
-        raise DomainError("a post needs a body", field="body")
-    if len(body) > _MAX_BODY:
-        raise DomainError(f"a post is at most {_MAX_BODY:,} characters", field="body")
-    if kind not in POST_KINDS:
-        raise DomainError(f"unknown kind {kind!r}", field="kind")
-    mi = lock_major_incident(mi)
-    if mi.status in (MIStatus.CLOSED, MIStatus.CANCELLED):
-        raise Conflict(f"{mi.number} is {mi.status}; its war room is read-only")
-    if kind == TimelineKind.COMMAND_UPDATE:
-        holds = {r.role for r in selectors.active_roles(mi) if r.user_id == actor.pk}
-        if not holds & {RaciRole.MAJOR_INCIDENT_MANAGER, RaciRole.SCRIBE}:
-            raise NotAllowed(
-                f"only {mi.number}'s incident commander and scribe post command updates"
-            )
-    entry = TimelineEntry.objects.create(
-        incident=mi.incident,
-        major_incident=mi,
-        kind=kind,
-        message=body,
-        actor=actor,
-        thread=thread,
-        corrects=corrects,
-    )
-    send_after_commit(
-        events.timeline_post_added,
-        major_incident_id=mi.pk,
-        entry_id=entry.pk,
-        kind=kind,
-        thread=thread,
-        actor_id=actor.pk,
-    )
-    return entry
-
-
-post_to_timeline: Callable[..., Any] = _post_to_timeline
