@@ -50,12 +50,14 @@ def reseed_reference_data() -> None:
     legal = importlib.import_module(migrations + "0005_legal_reads_cis_not_incidents")
     schedules = importlib.import_module(migrations + "0008_reconcile_schedule_and_beat_expiry")
     checkpoints = importlib.import_module("warroom.migrations.0002_seed_checkpoint_templates")
+    records = importlib.import_module("warroom.migrations.0003_war_room_records_in_the_admin")
     roles.grant_roles(apps)
     roles.create_properties(apps, None)
     defaults.seed_defaults(apps)
     legal.set_legal_permissions(apps)  # after grant_roles, whose legal group it corrects
     schedules.seed_schedules(apps)
     checkpoints.seed(apps)  # the first-hour templates, their admin permissions, the beat row
+    records.seed(apps)  # managers read the war room's records in the admin
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -84,6 +84,10 @@ def populated(make_ci, make_incident, sam):
     warroom_services.revise_assessment(
         mi=mi, actor=sam, affected_services="API", sla_breach_risk="high", customer_symptoms="503"
     )
+    warroom_services.open_thread(mi=mi, actor=sam, name="Gateway", owner=sam)
+    warroom_services.add_action_item(mi=mi, actor=sam, title="Fail over the gateway", owner=sam)
+    warroom_services.join_bridge(mi=mi, actor=sam, user=sam)
+    warroom_services.save_scratchpad(mi=mi, actor=sam, text="Gateway notes", version=0)
     proposed = make_incident(actor=sam, short_description="Search slow", impact=3, urgency=3)
     MajorIncidentCandidate.objects.create(incident=proposed, reason="P1, 80 affected users")
     return {"incident": incident, "ci": ci, "db_ci": db_ci, "problem": problem}

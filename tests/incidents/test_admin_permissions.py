@@ -67,6 +67,11 @@ MATRIX: dict[str, tuple[dict, dict, dict]] = {
     "warroom.CheckpointTemplate": (NOTHING, pages(OK, OK, OK, NO), pages(OK, OK, OK, NO)),
     "warroom.Checkpoint": (NOTHING, READ, READ),
     "warroom.AssessmentRevision": (NOTHING, READ, READ),
+    # The war room's records: managers read them across MIs; they change in the war room.
+    "warroom.Thread": (NOTHING, READ, READ),
+    "warroom.ActionItem": (NOTHING, READ, READ),
+    "warroom.BridgeAttendance": (NOTHING, READ, READ),
+    "warroom.ScratchpadVersion": (NOTHING, READ, READ),
 }
 
 

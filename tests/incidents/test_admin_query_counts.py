@@ -214,6 +214,13 @@ def _clocked(start: int, stop: int) -> None:
         ClockedSchedule.objects.create(clocked_time=timezone.now() + timedelta(hours=i))
 
 
+def _war_room_mis(start: int, stop: int, tag: str) -> list[MajorIncident]:
+    return [
+        MajorIncident.objects.create(incident=_incident(i), impact_statement=f"{tag} {i}")
+        for i in range(start, stop)
+    ]
+
+
 def _checkpoint_templates(start: int, stop: int) -> None:
     from warroom.models import CheckpointTemplate
 
@@ -227,8 +234,7 @@ def _checkpoints(start: int, stop: int) -> None:
     from warroom.models import Checkpoint
 
     now = timezone.now()
-    for i in range(start, stop):
-        mi = MajorIncident.objects.create(incident=_incident(i), impact_statement="x")
+    for i, mi in enumerate(_war_room_mis(start, stop, "checkpoint"), start):
         Checkpoint.objects.create(
             major_incident=mi, name=f"cp {i}", starts_at=now, due_at=now, done_by=_user("tick", i)
         )
@@ -237,9 +243,43 @@ def _checkpoints(start: int, stop: int) -> None:
 def _assessment_revisions(start: int, stop: int) -> None:
     from warroom.models import AssessmentRevision
 
-    for i in range(start, stop):
-        mi = MajorIncident.objects.create(incident=_incident(i), impact_statement="x")
+    for i, mi in enumerate(_war_room_mis(start, stop, "assessment"), start):
         AssessmentRevision.objects.create(major_incident=mi, revision=1, author=_user("rev", i))
+
+
+def _threads(start: int, stop: int) -> None:
+    from warroom.models import Thread
+
+    for i, mi in enumerate(_war_room_mis(start, stop, "thread"), start):
+        Thread.objects.create(
+            major_incident=mi, slug=f"db-{i}", name=f"DB {i}", owner=_user("owner", i),
+            created_by=_user("opener", i),
+        )  # fmt: skip
+
+
+def _action_items(start: int, stop: int) -> None:
+    from warroom.models import ActionItem
+
+    for i, mi in enumerate(_war_room_mis(start, stop, "item"), start):
+        ActionItem.objects.create(major_incident=mi, title=f"item {i}", owner=_user("doer", i))
+
+
+def _attendances(start: int, stop: int) -> None:
+    from warroom.models import BridgeAttendance
+
+    for i, mi in enumerate(_war_room_mis(start, stop, "bridge"), start):
+        BridgeAttendance.objects.create(
+            major_incident=mi, user=_user("caller", i), recorded_by=_user("scribe", i)
+        )
+
+
+def _scratchpad_versions(start: int, stop: int) -> None:
+    from warroom.models import ScratchpadVersion
+
+    for i, mi in enumerate(_war_room_mis(start, stop, "pad"), start):
+        ScratchpadVersion.objects.create(
+            major_incident=mi, version=1, text="x", saved_by=_user("pad", i)
+        )
 
 
 # label -> (maker, few, many)
@@ -268,6 +308,10 @@ CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
     "warroom.CheckpointTemplate": (_checkpoint_templates, 5, 50),
     "warroom.Checkpoint": (_checkpoints, 5, 50),
     "warroom.AssessmentRevision": (_assessment_revisions, 5, 50),
+    "warroom.Thread": (_threads, 5, 50),
+    "warroom.ActionItem": (_action_items, 5, 50),
+    "warroom.BridgeAttendance": (_attendances, 5, 50),
+    "warroom.ScratchpadVersion": (_scratchpad_versions, 5, 50),
 }
 
 

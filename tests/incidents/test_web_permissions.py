@@ -65,8 +65,8 @@ POST_MI = _ok(302, *_MANAGERS, "ian", "sue", "gus")
 DECLARE_PAGE = _ok(200, *_MANAGERS)
 EVERYONE = codes(**dict.fromkeys(PERSONAS, 302))
 LOGIN_PAGE = codes(**dict.fromkeys(PERSONAS, 200))
-# The war room's writes (issue 7): the MI's team, whatever its role, and the managers.
-WAR_ROOM = _ok(302, *_MANAGERS, "ian", "sue", "gus")
+# The war room's post form, shown to those who may post.
+POST_MI_FORM = _ok(200, *_MANAGERS, "ian", "sue", "gus")
 STAFF = codes(**{**dict.fromkeys(PERSONAS, "admin login"), "alice": 200, "sam": 200})
 
 
@@ -158,7 +158,7 @@ MATRIX: list[Case] = [
     ("scratchpad panel", "warroom:scratchpad_save", "get", "/war-rooms/{mi}/scratchpad/", None,
      READ_MI),
     ("scratchpad save", "warroom:scratchpad_save", "post", "/war-rooms/{mi}/scratchpad/",
-     {"text": "Failover at 10:05", "version": "1"}, WAR_ROOM),
+     {"text": "Failover at 10:05", "version": "1"}, POST_MI),
     ("scratchpad versions", "warroom:scratchpad_versions", "get",
      "/war-rooms/{mi}/scratchpad/versions/", None, READ_MI),
     ("scratchpad version", "warroom:scratchpad_version", "get",
@@ -166,14 +166,14 @@ MATRIX: list[Case] = [
     ("action items panel", "warroom:action_items", "get", "/war-rooms/{mi}/action-items/", None,
      READ_MI),
     ("action item add", "warroom:action_items", "post", "/war-rooms/{mi}/action-items/",
-     {"ai-new-title": "Page the DBA"}, WAR_ROOM),
+     {"ai-new-title": "Page the DBA"}, POST_MI),
     ("action item edit", "warroom:action_item_edit", "post",
-     "/war-rooms/{mi}/action-items/{item}/", {"ai{item}-title": "Fail over the DB"}, WAR_ROOM),
+     "/war-rooms/{mi}/action-items/{item}/", {"ai{item}-title": "Fail over the DB"}, POST_MI),
     ("action item status", "warroom:action_item_status", "post",
-     "/war-rooms/{mi}/action-items/{item}/status/", {"status": "done"}, WAR_ROOM),
+     "/war-rooms/{mi}/action-items/{item}/status/", {"status": "done"}, POST_MI),
     ("bridge panel", "warroom:bridge", "get", "/war-rooms/{mi}/bridge/", None, READ_MI),
     ("bridge attendance", "warroom:bridge_attendance", "post", "/war-rooms/{mi}/bridge/attendees/",
-     {"bridge-action": "join"}, WAR_ROOM),
+     {"bridge-action": "join"}, POST_MI),
     ("candidate queue", "majors:candidates", "get", "/major-incidents/candidates/", None,
      DECLARE_PAGE),
     ("candidate accept", "majors:candidate_accept", "post",
@@ -189,6 +189,16 @@ MATRIX: list[Case] = [
      POST_MI),
     ("checkpoints panel", "warroom:checkpoints", "get", "/war-rooms/{mi}/checkpoints/", None,
      READ_MI),
+    # The timeline panel's fragments and writes.
+    ("timeline feed", "warroom:timeline_feed", "get", "/war-rooms/{mi}/timeline/", None, READ_MI),
+    ("timeline poll", "warroom:timeline_poll", "get",
+     "/war-rooms/{mi}/timeline/poll/?since={since}", None, READ_MI),
+    ("timeline post form", "warroom:timeline_form", "get", "/war-rooms/{mi}/timeline/form/", None,
+     POST_MI_FORM),
+    ("timeline post", "warroom:timeline_post", "post", "/war-rooms/{mi}/timeline/post/",
+     {"body": "Failover started", "kind": "note"}, POST_MI),
+    ("thread open", "warroom:thread_open", "post", "/war-rooms/{mi}/threads/open/",
+     {"name": "Database"}, POST_MI),
     ("checkpoint tick", "warroom:checkpoint_tick", "post",
      "/war-rooms/{mi}/checkpoints/{checkpoint}/", {"done": "1"}, POST_MI),
 ]  # fmt: skip
@@ -230,7 +240,7 @@ def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> d
         reason="P2 unacknowledged for 20 min",
     )
     # The war room's rows the matrix addresses (issue 7).
-    from warroom import services as warroom_services
+    from warroom.selectors import timeline as war_room_timeline
 
     warroom_services.save_scratchpad(mi=mi, actor=alice, text="First notes", version=0)
     item = warroom_services.add_action_item(mi=mi, actor=alice, title="Fail over DB")
@@ -256,6 +266,8 @@ def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> d
             "candidate": candidate.pk,
             "checkpoint": checkpoint.pk,
             "item": item.pk,
+            # A poll from before the first row: every reader gets the rows (200), not a 204.
+            "since": war_room_timeline.encode_cursor(war_room_timeline.SINCE, 0),
         },
     }
 

@@ -3,9 +3,10 @@ permissions on them for ITSM managers and super admins, and the every-minute bea
 ``warroom.tasks.check_checkpoints`` (routed to ``periodic`` in the settings, expiring like the
 incidents app's rows: the next run does the same work from the database)."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 from django.utils import timezone
+
+from ._seeding import grant
 
 # (phase, name, fulfilled_by, starts after, due after): minutes after declaration.
 FIRST_HOUR = [
@@ -71,25 +72,7 @@ def seed_templates(apps, schema_editor=None):
 
 
 def grant_admin_permissions(apps, schema_editor=None):
-    # Permissions are made after all migrations on a fresh database; make them now. A
-    # migration's app configs have no models module (create_permissions skips those); the test
-    # suite passes the real registry, whose configs must keep theirs.
-    for app_config in apps.get_app_configs():
-        kept = getattr(app_config, "models_module", None)
-        app_config.models_module = kept or True
-        try:
-            create_permissions(app_config, apps=apps, verbosity=0)
-        finally:
-            app_config.models_module = kept
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    perms = []
-    for dotted in ADMIN_PERMISSIONS:
-        app_label, codename = dotted.split(".")
-        perms.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    for role in ADMIN_ROLES:
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.add(*perms)
+    grant(apps, ADMIN_PERMISSIONS, ADMIN_ROLES)
 
 
 def seed_schedule(apps, schema_editor=None):
