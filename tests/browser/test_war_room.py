@@ -41,7 +41,6 @@ OVERFLOW = """() => {
   };
 }"""
 
-TIMELINE_PANEL = Path(__file__).resolve().parents[2] / "templates" / "warroom" / "_timeline.html"
 
 
 @pytest.fixture
@@ -231,10 +230,6 @@ def test_the_header_shows_what_someone_else_changed_without_a_reload(
     page.wait_for_url(re.compile(r".*/accounts/login/\?next=/war-rooms/MI\d{7}/$"), timeout=15_000)
 
 
-@pytest.mark.skipif(
-    not TIMELINE_PANEL.exists() or 'data-testid="timeline-post"' not in TIMELINE_PANEL.read_text(),
-    reason="the timeline panel (templates/warroom/_timeline.html) is not merged yet",
-)
 def test_what_one_posts_the_other_sees_within_5_s(
     alice: Any, room: MajorIncident, live_server: Any, chromium: Any, screenshots: Path
 ) -> None:

@@ -4,7 +4,6 @@ candidate queue, driven through Django's test client as the suite's personas."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -224,15 +223,7 @@ def test_bridge_link_is_a_link_when_https(alice: Any, p2: Incident) -> None:
     assert 'href="https://meet.example.com/abc-defg"' in html
 
 
-# The timeline is the war room's timeline panel now (issue 7), built on its own branch; this runs
-# once it is merged.
-_TIMELINE_PANEL = Path(__file__).resolve().parents[2] / "templates" / "warroom" / "_timeline.html"
-
-
-@pytest.mark.skipif(
-    'data-testid="timeline-entry"' not in _TIMELINE_PANEL.read_text(),
-    reason="the war room's timeline panel is not built yet",
-)
+# The timeline is the war room's timeline panel now (issue 7).
 def test_timeline_shows_the_mi_and_incident_rows(alice: Any, mi: MajorIncident) -> None:
     html = login(alice).get(room_url(mi)).content.decode()
     assert f"{mi.number} declared by" in html
