@@ -23,7 +23,7 @@ from incidents.api.serializers import InputSerializer, UsernameField
 
 from .. import selectors, services
 from ..models import ActionItem, ActionStatus
-from .workitems import (
+from .common import (
     NUMBER,
     AwareDateTimeField,
     MajorIncidentResourceView,

@@ -10,16 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents.api.permissions import Can
 from incidents.api.schema import conflict
 from incidents.api.serializers import InputSerializer
 from incidents.models import MajorIncident
@@ -28,47 +25,9 @@ from incidents.selectors import ensure
 from .. import selectors, services
 from ..models import AssessmentRevision, Level
 from ..services.assessment import MAX_LENGTHS, MAX_TEXT
+from .common import AwareDateTimeField, MajorIncidentResourceView
 
 User = get_user_model()
-
-
-class MajorIncidentView(generics.GenericAPIView):
-    """A war-room resource of one MI, addressed by the MI's number.
-
-    As ``MajorIncidentViewSet``: a user who may see no MI at all is refused (403) before the
-    look-up; an unknown number is a 404; an MI the user may not see is a 403 saying who may.
-    Writes are decided by the service (``post_timeline``: the MI's team).
-    """
-
-    queryset = MajorIncident.objects.select_related("incident")
-    permission_classes = [Can.of("view")]
-    filter_backends: list[Any] = []
-    pagination_class = None
-
-    def get_mi(self) -> MajorIncident:
-        pk = MajorIncident.pk_from_number(self.kwargs["number"])
-        mi = get_object_or_404(self.get_queryset(), pk=pk or 0)
-        self.check_object_permissions(self.request, mi)
-        return mi
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 date and time that names its zone: a naive one is refused, not read as UTC
-    (an ETA typed in a laptop's local time would otherwise be hours off without a word)."""
-
-    default_error_messages = {
-        "naive": "Give the time zone too, e.g. 2025-03-03T10:30:00Z.",
-    }
-
-    def to_internal_value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is not None and parsed.tzinfo is None:
-                self.fail("naive")
-        return super().to_internal_value(value)
 
 
 def _text(name: str, *, required: bool = False) -> serializers.CharField:
@@ -165,7 +124,9 @@ def assessment_data(mi: MajorIncident) -> dict[str, Any]:
     }
 
 
-class AssessmentView(MajorIncidentView):
+class AssessmentView(MajorIncidentResourceView):
+    pagination_class = None
+
     @extend_schema(responses={200: AssessmentSerializer})
     def get(self, request: Request, number: str) -> Response:
         """The MI's initial assessment: the current revision, due time, overdue flag, history."""

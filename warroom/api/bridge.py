@@ -17,7 +17,7 @@ from incidents.api.serializers import InputSerializer, UsernameField
 
 from .. import selectors, services
 from ..models import BridgeAttendance
-from .workitems import NUMBER, MajorIncidentResourceView, username_out
+from .common import NUMBER, MajorIncidentResourceView, username_out
 
 
 class AttendanceSerializer(serializers.ModelSerializer):

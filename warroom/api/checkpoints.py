@@ -24,7 +24,7 @@ from incidents.selectors import ensure
 
 from .. import selectors, services
 from ..models import Checkpoint, Fulfilment
-from .assessment import MajorIncidentView
+from .common import MajorIncidentResourceView
 
 
 class CheckpointSerializer(serializers.ModelSerializer):
@@ -75,7 +75,9 @@ def _context() -> dict[str, Any]:
     return {"now": timezone.now()}
 
 
-class CheckpointsView(MajorIncidentView):
+class CheckpointsView(MajorIncidentResourceView):
+    pagination_class = None
+
     @extend_schema(responses={200: CheckpointSerializer(many=True)})
     def get(self, request: Request, number: str) -> Response:
         """The MI's first-hour checkpoints, by due time: done (by whom, or automatically), late."""

@@ -19,7 +19,7 @@ from incidents.api.serializers import InputSerializer
 
 from .. import selectors, services
 from ..models import Scratchpad, ScratchpadVersion
-from .workitems import NUMBER, MajorIncidentResourceView, TextField, WholeNumberField, username_out
+from .common import NUMBER, MajorIncidentResourceView, TextField, WholeNumberField, username_out
 
 
 class ScratchpadSerializer(serializers.ModelSerializer):

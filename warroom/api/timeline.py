@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
 from django.urls import path
 from django.utils.html import escape
 from drf_spectacular.types import OpenApiTypes
@@ -25,7 +24,6 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from incidents import selectors as incident_selectors
 from incidents.api.permissions import Can
 from incidents.api.schema import conflict
 from incidents.api.serializers import InputSerializer, UsernameField
@@ -35,17 +33,9 @@ from .. import services
 from ..selectors import markdown, timeline
 from ..selectors.timeline import BEFORE, SINCE, ThreadView
 from ..services import timeline as services_timeline
+from .common import major_incident
 
 CAN_VIEW_MIS = Can.of("view", MajorIncident)
-
-
-def major_incident(request: Request, number: str) -> MajorIncident:
-    """The URL's MI for a user who may see it (404 unknown; 403 not theirs, saying who may)."""
-    mi = MajorIncident.objects.by_number(number).first()
-    if mi is None:
-        raise Http404
-    incident_selectors.ensure(request.user, "view", mi)
-    return mi
 
 
 # --- Serializers ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from .checkpoints import (
     mi_checkpoints,
     pending_fulfilments,
 )
+from .common import READ_ONLY_STATUSES, read_only
 from .scratchpad import scratchpad_of, scratchpad_version, scratchpad_versions
 from .timeline import (
     ThreadView,
@@ -24,6 +25,7 @@ from .timeline import (
 
 __all__ = [
     "MOBILISED_ROLES",
+    "READ_ONLY_STATUSES",
     "ActionItemFilter",
     "ThreadView",
     "action_items",
@@ -41,6 +43,7 @@ __all__ = [
     "open_stay",
     "overdue_q",
     "pending_fulfilments",
+    "read_only",
     "scratchpad_of",
     "scratchpad_version",
     "scratchpad_versions",

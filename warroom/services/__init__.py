@@ -5,7 +5,6 @@ from .action_items import add_action_item, change_action_item
 from .assessment import (
     ASSESSMENT_FIELDS,
     REQUIRED_FIELDS,
-    refuse_if_read_only,
     revise_assessment,
 )
 from .bridge import join_bridge, leave_bridge
@@ -37,7 +36,6 @@ __all__ = [
     "open_checkpoints",
     "open_thread",
     "post_to_timeline",
-    "refuse_if_read_only",
     "revise_assessment",
     "save_scratchpad",
     "tick_checkpoint",

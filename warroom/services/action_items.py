@@ -17,7 +17,7 @@ from incidents.services.common import lock_major_incident
 
 from .. import events
 from ..models import ActionItem, ActionStatus
-from .workitems import check_thread, check_viewer, ensure_writable, record_mi
+from .common import check_thread, check_viewer, ensure_writable, record_mi
 
 TITLE_MAX = 200
 # What a change may set, by the name the API and the forms use; ``due`` is the model's due_at.

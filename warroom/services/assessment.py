@@ -12,9 +12,9 @@ from typing import Any
 
 from django.db import transaction
 
-from incidents.errors import Conflict, DomainError
+from incidents.errors import DomainError
 from incidents.events import send_after_commit
-from incidents.models import MajorIncident, MIStatus, TimelineKind
+from incidents.models import MajorIncident, TimelineKind
 from incidents.selectors import actor_id, ensure, name_of, user_of
 from incidents.selectors.actors import Actor
 from incidents.services import record
@@ -22,6 +22,7 @@ from incidents.services.common import lock_major_incident
 
 from .. import events
 from ..models import AssessmentRevision, Level
+from .common import ensure_writable
 
 TEXT_FIELDS = (
     "affected_services",
@@ -43,13 +44,6 @@ REQUIRED_FIELDS = ("affected_services", "sla_breach_risk", "customer_symptoms")
 MAX_TEXT = 10_000
 MAX_LENGTHS = {"revenue_impact_estimate": 200}
 LEVEL_FIELDS = ("sla_breach_risk", "eta_confidence")
-READ_ONLY_STATUSES = (MIStatus.CLOSED, MIStatus.CANCELLED)
-
-
-def refuse_if_read_only(mi: MajorIncident) -> None:
-    """A closed or cancelled MI's war room is a record: a 409 naming the state."""
-    if mi.status in READ_ONLY_STATUSES:
-        raise Conflict(f"{mi.number} is {mi.status}; its war room is read-only")
 
 
 def _clean(fields: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +146,7 @@ def revise_assessment(
     ensure(actor, "post_timeline", mi)  # NotAllowed, saying who may
     values = _clean(fields)
     mi = lock_major_incident(mi)
-    refuse_if_read_only(mi)
+    ensure_writable(mi)
     previous = AssessmentRevision.objects.filter(major_incident=mi).order_by("-revision").first()
     number = (previous.revision if previous else 0) + 1
     revision = AssessmentRevision.objects.create(

@@ -22,7 +22,7 @@ from incidents.services.common import lock_major_incident
 
 from .. import events
 from ..models import BridgeAttendance
-from .workitems import check_viewer, ensure_writable, record_mi
+from .common import check_viewer, ensure_writable, record_mi
 
 
 def _by(actor: Actor | None, user: Any) -> str:

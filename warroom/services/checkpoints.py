@@ -29,7 +29,8 @@ from incidents.services.common import lock_major_incident
 from .. import events
 from ..models import Checkpoint, CheckpointTemplate, Fulfilment
 from ..selectors.checkpoints import fulfilment_met, pending_fulfilments
-from .assessment import READ_ONLY_STATUSES, refuse_if_read_only
+from ..selectors.common import read_only
+from .common import ensure_writable
 
 # Every kind an event fulfils (all but "manual").
 AUTOMATIC = tuple(f for f in Fulfilment.values if f != Fulfilment.MANUAL)
@@ -79,7 +80,7 @@ def open_checkpoints(mi_id: int) -> None:
     receivers find no checkpoint yet: the fulfilments are read again here, from the MI's state.
     """
     mi = MajorIncident.objects.filter(pk=mi_id).only("pk", "declared_at", "status").first()
-    if mi is None or mi.status in READ_ONLY_STATUSES:
+    if mi is None or read_only(mi):
         return
     _create_for([mi])
     fulfil_when_met(mi_id, *AUTOMATIC)
@@ -101,7 +102,7 @@ def tick_checkpoint(
     if not isinstance(done, bool):
         raise DomainError("done must be true or false", field="done")
     mi = lock_major_incident(mi)
-    refuse_if_read_only(mi)
+    ensure_writable(mi)
     row = Checkpoint.objects.select_for_update(no_key=True).get(pk=checkpoint.pk)
     if (row.done_at is not None) == done:
         return row
@@ -145,7 +146,7 @@ def fulfil(mi_id: int, fulfilment: str) -> list[int]:
         mi = lock_major_incident(MajorIncident(pk=mi_id))
     except MajorIncident.DoesNotExist:
         return []
-    if mi.status in READ_ONLY_STATUSES:
+    if read_only(mi):
         return []
     rows = list(
         Checkpoint.objects.select_for_update(no_key=True).filter(

@@ -22,7 +22,7 @@ from incidents.selectors import ensure, name_of, user_of
 from incidents.selectors.actors import Actor
 
 from ..models import Scratchpad, ScratchpadVersion
-from .workitems import ensure_writable, record_mi
+from .common import ensure_writable, record_mi
 
 MAX_SCRATCHPAD_CHARS = 100_000
 # A save writes no timeline row of its own (a busy pad would flood the timeline); a save after

@@ -16,7 +16,7 @@ from django.utils.text import slugify
 
 from incidents.errors import Conflict, DomainError, NotAllowed
 from incidents.events import send_after_commit
-from incidents.models import POST_KINDS, MajorIncident, MIStatus, TimelineEntry, TimelineKind
+from incidents.models import POST_KINDS, MajorIncident, TimelineEntry, TimelineKind
 from incidents.selectors import actor_id, can, ensure, name_of, user_of
 from incidents.services import record
 from incidents.services.common import lock_major_incident
@@ -24,18 +24,13 @@ from incidents.services.common import lock_major_incident
 from .. import events
 from ..models import COMMAND_THREAD, Thread
 from ..selectors.timeline import may_post_command_updates
+from .common import ensure_writable
 
 User = get_user_model()
 
 MAX_BODY = 10_000
 MAX_THREAD_NAME = 120
-_FINAL = (MIStatus.CLOSED, MIStatus.CANCELLED)
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
-
-
-def _refuse_if_final(mi: MajorIncident) -> None:
-    if mi.status in _FINAL:
-        raise Conflict(f"{mi.number} is {mi.status}; its war room is read-only")
 
 
 def _clean_body(body: Any) -> str:
@@ -113,7 +108,7 @@ def post_to_timeline(
         # holds it (every war-room write): their ids then follow commit order, which the poll's
         # ``id > since`` relies on.
         mi = lock_major_incident(mi)
-        _refuse_if_final(mi)
+        ensure_writable(mi)
         slug = _clean_thread(mi, thread, kind)
         if kind == TimelineKind.COMMAND_UPDATE and not may_post_command_updates(actor, mi):
             raise NotAllowed(
@@ -190,7 +185,7 @@ def open_thread(*, mi: MajorIncident, actor: Any, name: str, owner: Any = None) 
     with transaction.atomic():
         # Under the MI's lock two threads of one name cannot both take the free slug.
         mi = lock_major_incident(mi)
-        _refuse_if_final(mi)
+        ensure_writable(mi)
         slug = _free_slug(mi, base)
         try:
             with transaction.atomic():

@@ -27,7 +27,7 @@ from incidents.web.prg import restore
 
 from .. import selectors, services
 from ..models import COMMAND_THREAD, ActionItem, ActionStatus, Thread
-from .workitems import form_key, may, mi_or_404, page_url, render_panel
+from .common import form_key, may, mi_or_404, page_url, render_panel
 
 ANCHOR = "action-items"
 

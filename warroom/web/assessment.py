@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -24,17 +24,9 @@ from incidents.web.prg import restore
 
 from .. import selectors, services
 from ..models import AssessmentRevision, Level
-from ..services.assessment import MAX_TEXT, READ_ONLY_STATUSES
-
-
-def mi_or_404(number: str, request: HttpRequest) -> MajorIncident:
-    """The MI by number: a 404 if there is none, a 403 (saying who may) if the user may not see
-    it; the same answers as the API and the MI page."""
-    mi = MajorIncident.objects.by_number(number).select_related("incident").first()
-    if mi is None:
-        raise Http404(f"No major incident {number}")
-    incident_selectors.ensure(request.user, "view", mi)
-    return mi
+from ..selectors.common import read_only
+from ..services.assessment import MAX_TEXT
+from .common import mi_or_404
 
 
 def war_room_url(mi: MajorIncident, anchor: str) -> str:
@@ -89,7 +81,7 @@ def panel(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:
         "assessment_due_at": selectors.assessment_due_at(mi),
         "assessment_overdue": selectors.assessment_overdue(mi, written=current is not None),
         "assessment_form": form,
-        "assessment_may_edit": mi.status not in READ_ONLY_STATUSES
+        "assessment_may_edit": not read_only(mi)
         and incident_selectors.can(request.user, "post_timeline", mi),
     }
 
@@ -97,7 +89,7 @@ def panel(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 @requires("view", MajorIncident)
 def assessment(request: HttpRequest, number: str) -> HttpResponse:
-    mi = mi_or_404(number, request)
+    mi = mi_or_404(request, number)
     if request.method == "GET":
         context = {"mi": mi, "now": timezone.now(), **panel(request, mi)}
         return render(request, "warroom/_assessment.html", context)

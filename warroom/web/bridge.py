@@ -24,7 +24,7 @@ from incidents.web.forms import UsernameField
 from incidents.web.prg import refused, restore
 
 from .. import selectors, services
-from .workitems import form_key, may, mi_or_404, page_url, render_panel
+from .common import form_key, may, mi_or_404, page_url, render_panel
 
 ANCHOR = "bridge"
 RECENT_STAYS = 10

@@ -25,8 +25,9 @@ from incidents.web.common import requires, sentence
 
 from .. import selectors, services
 from ..models import Checkpoint
-from ..services.assessment import READ_ONLY_STATUSES
-from .assessment import mi_or_404, war_room_url
+from ..selectors.common import read_only
+from .assessment import war_room_url
+from .common import mi_or_404
 
 
 class TickForm(forms.Form):
@@ -47,7 +48,7 @@ def panel(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:
             (phase, list(items)) for phase, items in groupby(rows, lambda r: r.phase)
         ],
         "checkpoints_late": late,  # the ids of the late ones
-        "checkpoints_may_tick": mi.status not in READ_ONLY_STATUSES
+        "checkpoints_may_tick": not read_only(mi)
         and incident_selectors.can(request.user, "post_timeline", mi),
     }
 
@@ -55,7 +56,7 @@ def panel(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:
 @require_GET
 @requires("view", MajorIncident)
 def checkpoints(request: HttpRequest, number: str) -> HttpResponse:
-    mi = mi_or_404(number, request)
+    mi = mi_or_404(request, number)
     context = {"mi": mi, "now": timezone.now(), **panel(request, mi)}
     return render(request, "warroom/_checkpoints.html", context)
 
@@ -63,7 +64,7 @@ def checkpoints(request: HttpRequest, number: str) -> HttpResponse:
 @require_POST
 @requires("view", MajorIncident)
 def checkpoint_tick(request: HttpRequest, number: str, checkpoint_id: int) -> HttpResponse:
-    mi = mi_or_404(number, request)
+    mi = mi_or_404(request, number)
     incident_selectors.ensure(request.user, "post_timeline", mi)  # a 403, whatever was sent
     row = Checkpoint.objects.filter(pk=checkpoint_id, major_incident=mi).first()
     if row is None:

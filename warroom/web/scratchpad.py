@@ -24,7 +24,7 @@ from incidents.web.common import add_domain_error, requires, sentence
 from incidents.web.prg import SESSION_KEY, SeeOther, refused, restore
 
 from .. import selectors, services
-from .workitems import form_key, may, mi_or_404, page_url, render_panel
+from .common import form_key, may, mi_or_404, page_url, render_panel
 
 ANCHOR = "scratchpad"
 VERSIONS_SHOWN = 5

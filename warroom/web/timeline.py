@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import conditional_escape
@@ -28,14 +28,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from incidents import selectors as incident_selectors
 from incidents.errors import DomainError, NotAllowed
-from incidents.models import POST_KINDS, MajorIncident, MIStatus, TimelineEntry, TimelineKind
+from incidents.models import POST_KINDS, MajorIncident, TimelineEntry, TimelineKind
 from incidents.web.common import add_domain_error, requires, sentence
 from incidents.web.forms import UsernameField
 from incidents.web.prg import refused, restore
 
 from .. import services
 from ..selectors import markdown, timeline
+from ..selectors.common import read_only
 from ..selectors.timeline import BEFORE, SINCE, ThreadView
+from .common import mi_or_404
 
 PANEL_SIZE = 50
 POLL_SECONDS = 2
@@ -43,24 +45,8 @@ POSTED_EVENT = "timeline-posted"
 _KIND_LABELS = dict(TimelineKind.choices)
 
 
-def _mi(request: HttpRequest, number: str) -> MajorIncident:
-    """The MI by number: a 404 if there is none, a 403 saying who may if not this user's."""
-    mi = MajorIncident.objects.by_number(number).first()
-    if mi is None:
-        raise Http404(f"No major incident {number}")
-    try:
-        incident_selectors.ensure(request.user, "view", mi)
-    except NotAllowed as exc:
-        raise PermissionDenied(exc.message) from None
-    return mi
-
-
 def _page(mi: MajorIncident) -> str:
     return reverse("warroom:page", kwargs={"number": mi.number})
-
-
-def _read_only(mi: MajorIncident) -> bool:
-    return mi.status in (MIStatus.CLOSED, MIStatus.CANCELLED)
 
 
 # --- Entries as the page shows them ---------------------------------------------------------------
@@ -187,7 +173,7 @@ def _context(
         mi, thread=filters.thread, kind=filters.kind, before=before, size=PANEL_SIZE
     )
     user = request.user
-    may_post = incident_selectors.can(user, "post_timeline", mi) and not _read_only(mi)
+    may_post = incident_selectors.can(user, "post_timeline", mi) and not read_only(mi)
     threads = timeline.threads(mi)
     may_command = may_post and timeline.may_post_command_updates(user, mi)
     form = thread_form = None
@@ -211,7 +197,7 @@ def _context(
         "timeline_may_post": may_post,
         "timeline_may_command": may_command,
         "timeline_form": form,
-        "timeline_read_only": _read_only(mi),
+        "timeline_read_only": read_only(mi),
         "threads": threads,
         "threads_form": thread_form,
     }
@@ -234,7 +220,7 @@ def _form_key(mi: MajorIncident, form: str) -> str:
 def feed(request: HttpRequest, number: str) -> HttpResponse:
     """The list with its poller and "older" link, for a change of filter; with
     ``timeline_before``: only the older entries and the next "older" link (load more)."""
-    mi = _mi(request, number)
+    mi = mi_or_404(request, number)
     try:
         context = _context(request, mi, strict=True, with_forms=False)
     except DomainError as exc:
@@ -252,7 +238,7 @@ def feed(request: HttpRequest, number: str) -> HttpResponse:
 @requires("view", MajorIncident)
 def poll(request: HttpRequest, number: str) -> HttpResponse:
     """What came after ``since`` (newest first) and the next poller; 204 when nothing did."""
-    mi = _mi(request, number)
+    mi = mi_or_404(request, number)
     try:
         filters = Filters.of(request, strict=True)
         since = timeline.decode_cursor(request.GET.get("since", ""), kind=SINCE, field_name="since")
@@ -261,7 +247,7 @@ def poll(request: HttpRequest, number: str) -> HttpResponse:
     page = timeline.poll(mi, since=since, thread=filters.thread, kind=filters.kind, size=PANEL_SIZE)
     if not page.entries:
         return HttpResponse(status=204)
-    may_post = incident_selectors.can(request.user, "post_timeline", mi) and not _read_only(mi)
+    may_post = incident_selectors.can(request.user, "post_timeline", mi) and not read_only(mi)
     return render(
         request,
         "warroom/_timeline_poll.html",
@@ -282,7 +268,7 @@ def poll(request: HttpRequest, number: str) -> HttpResponse:
 @requires("view", MajorIncident)
 def post_form(request: HttpRequest, number: str) -> HttpResponse:
     """The post form alone, e.g. set to correct an entry (``timeline_corrects``)."""
-    mi = _mi(request, number)
+    mi = mi_or_404(request, number)
     context = _context(request, mi, strict=False)
     if not context["timeline_may_post"]:
         raise PermissionDenied(incident_selectors.refusal("post_timeline", mi))
@@ -307,7 +293,7 @@ def _htmx(request: HttpRequest) -> bool:
 @require_POST
 @requires("view", MajorIncident)
 def post(request: HttpRequest, number: str) -> HttpResponse:
-    mi = _mi(request, number)
+    mi = mi_or_404(request, number)
     _ensure_may_post(request, mi)
     threads = timeline.threads(mi)
     may_command = timeline.may_post_command_updates(request.user, mi)
@@ -353,7 +339,7 @@ def post(request: HttpRequest, number: str) -> HttpResponse:
 @require_POST
 @requires("view", MajorIncident)
 def open_thread(request: HttpRequest, number: str) -> HttpResponse:
-    mi = _mi(request, number)
+    mi = mi_or_404(request, number)
     _ensure_may_post(request, mi)
     form = ThreadForm(request.POST)
     anchor = f"{_page(mi)}#threads"

@@ -1,4 +1,4 @@
-"""What the scratchpad, action-item and bridge endpoints share: the MI they hang off, and body
+"""What the war room's endpoints share: the MI they hang off, and body
 fields that refuse what DRF's own would quietly coerce (``"text": 123``, ``"version": "3"``,
 ``true`` as a number, a due time without a zone).
 """
@@ -13,9 +13,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
 
 from incidents.api.permissions import Can
 from incidents.models import MajorIncident
+from incidents.selectors import ensure
 
 NUMBER = OpenApiParameter(
     "number",
@@ -37,15 +39,16 @@ class MajorIncidentResourceView(GenericAPIView):
     filter_backends: list[Any] = []
 
     def get_mi(self) -> MajorIncident:
-        mi = (
-            MajorIncident.objects.by_number(self.kwargs["number"])
-            .select_related("incident")
-            .first()
-        )
-        if mi is None:
-            raise Http404("No such major incident")
-        self.check_object_permissions(self.request, mi)
-        return mi
+        return major_incident(self.request, self.kwargs["number"])
+
+
+def major_incident(request: Request, number: str) -> MajorIncident:
+    """The URL's MI for a user who may see it (404 unknown; 403 not theirs, saying who may)."""
+    mi = MajorIncident.objects.by_number(number).select_related("incident").first()
+    if mi is None:
+        raise Http404("No such major incident")
+    ensure(request.user, "view", mi)
+    return mi
 
 
 class TextField(serializers.CharField):

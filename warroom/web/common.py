@@ -16,7 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents import selectors
-from incidents.models import MajorIncident, MIStatus
+from incidents.models import MajorIncident
+
+from ..selectors.common import read_only
 
 
 def mi_or_404(request: HttpRequest, number: str) -> MajorIncident:
@@ -29,13 +31,9 @@ def mi_or_404(request: HttpRequest, number: str) -> MajorIncident:
     return mi
 
 
-def finished(mi: MajorIncident) -> bool:
-    return mi.status in (MIStatus.CLOSED, MIStatus.CANCELLED)
-
-
 def may(request: HttpRequest, action: str, mi: MajorIncident) -> bool:
     """Whether the panel offers its forms: the user may, and the MI is not finished."""
-    return not finished(mi) and selectors.can(request.user, action, mi)
+    return not read_only(mi) and selectors.can(request.user, action, mi)
 
 
 def page_url(mi: MajorIncident, anchor: str = "") -> str:

@@ -1,5 +1,5 @@
-"""What the scratchpad, action-item and bridge services share: the read-only rule of a finished
-MI, the thread check, who may be named, and the timeline row with its thread."""
+"""What the war room's services share: the read-only rule of a finished MI, the thread check,
+who may be named, and the timeline row with its thread."""
 
 from __future__ import annotations
 
@@ -8,20 +8,19 @@ from typing import Any
 from django.contrib.auth.models import User
 
 from incidents.errors import Conflict, DomainError
-from incidents.models import MajorIncident, MIStatus, TimelineEntry
-from incidents.selectors import can, user_of
+from incidents.models import MajorIncident, TimelineEntry
+from incidents.selectors import can
 from incidents.selectors.actors import Actor
+from incidents.services import record
 
 from ..models import COMMAND_THREAD, Thread
-
-FINISHED = (MIStatus.CLOSED, MIStatus.CANCELLED)
+from ..selectors.common import read_only
 
 
 def ensure_writable(mi: MajorIncident, status: str | None = None) -> None:
     """A closed or cancelled MI's war room is read-only: 409 naming the state."""
-    status = status or mi.status
-    if status in FINISHED:
-        raise Conflict(f"{mi.number} is {status}; its war room is read-only")
+    if read_only(mi, status):
+        raise Conflict(f"{mi.number} is {status or mi.status}; its war room is read-only")
 
 
 def check_thread(mi: MajorIncident, thread: Any) -> str:
@@ -56,13 +55,7 @@ def record_mi(
     data: dict[str, Any],
     thread: str = "",
 ) -> TimelineEntry:
-    """One row of the MI's timeline, in ``thread`` (``incidents.services.record`` has no thread)."""
-    return TimelineEntry.objects.create(
-        incident_id=mi.incident_id,
-        major_incident=mi,
-        kind=kind,
-        message=message,
-        data=data,
-        actor=user_of(actor),
-        thread=thread,
+    """One row of the MI's timeline, in ``thread`` (the caller checked it)."""
+    return record(
+        mi.incident, kind, message, actor=actor, data=data, major_incident=mi, thread=thread
     )
