@@ -42,7 +42,6 @@ OVERFLOW = """() => {
 }"""
 
 
-
 @pytest.fixture
 def room(make_ci: Any, make_incident: Any, alice: Any) -> MajorIncident:
     """alice's MI, as a war room has it an hour in: a bridge, an update due, a long summary."""
