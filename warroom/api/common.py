@@ -41,6 +41,19 @@ class MajorIncidentResourceView(GenericAPIView):
     def get_mi(self) -> MajorIncident:
         return major_incident(self.request, self.kwargs["number"])
 
+    # DRF's OPTIONS answer (its metadata) asks the view for its object and queryset to say what
+    # a PUT or POST takes; without these it was an AssertionError, a 500.
+    def get_queryset(self) -> Any:
+        return MajorIncident.objects.select_related("incident")
+
+    def get_object(self) -> MajorIncident:
+        return self.get_mi()
+
+    def get_serializer_class(self) -> Any:
+        # A view that names no serializer (it picks one per method) tells OPTIONS no fields; the
+        # OpenAPI schema at /api/schema/ is where each body is documented.
+        return self.serializer_class or serializers.Serializer
+
 
 def major_incident(request: Request, number: str) -> MajorIncident:
     """The URL's MI for a user who may see it (404 unknown; 403 not theirs, saying who may)."""
