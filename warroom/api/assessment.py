@@ -25,7 +25,7 @@ from incidents.selectors import ensure
 from .. import selectors, services
 from ..models import AssessmentRevision, Level
 from ..services.assessment import MAX_LENGTHS, MAX_TEXT
-from .common import AwareDateTimeField, MajorIncidentResourceView
+from .common import AwareDateTimeField, MajorIncidentResourceView, username_out
 
 User = get_user_model()
 
@@ -67,8 +67,14 @@ class AssessmentInputSerializer(InputSerializer):
 
 
 class AssessmentRevisionSerializer(serializers.ModelSerializer):
-    author: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+    author = username_out()
+    # Declared, not derived: a read-only model field loses allow_blank, and the schema then
+    # claimed "" (not assessed yet) could not be.
+    sla_breach_risk = serializers.ChoiceField(
+        choices=Level.choices, allow_blank=True, read_only=True
+    )
+    eta_confidence = serializers.ChoiceField(
+        choices=Level.choices, allow_blank=True, read_only=True
     )
     saved_at = serializers.DateTimeField(source="created_at", read_only=True)
 

@@ -24,14 +24,12 @@ from incidents.selectors import ensure
 
 from .. import selectors, services
 from ..models import Checkpoint, Fulfilment
-from .common import MajorIncidentResourceView
+from .common import MajorIncidentResourceView, username_out
 
 
 class CheckpointSerializer(serializers.ModelSerializer):
     done = serializers.SerializerMethodField()
-    done_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
-    )
+    done_by = username_out()
     automatic = serializers.BooleanField(source="done_automatically", read_only=True)
     late = serializers.SerializerMethodField()
     fulfilled_by = serializers.ChoiceField(choices=Fulfilment.choices, read_only=True)
