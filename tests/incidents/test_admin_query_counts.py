@@ -125,8 +125,10 @@ def _major_incidents(start: int, stop: int) -> None:
 
 
 def _roster(start: int, stop: int) -> None:
-    for role in list(RaciRole.values)[start:stop]:
-        RoleRoster.objects.create(role=role, user=_user("oncall", hash(role) % 10_000))
+    # One user per role, named by the role's place (a string's hash() changes with every
+    # process and two roles' hashes could share a name: a flaky UniqueViolation).
+    for i, role in enumerate(list(RaciRole.values)[start:stop], start):
+        RoleRoster.objects.create(role=role, user=_user("oncall", i))
 
 
 def _raci(start: int, stop: int) -> None:
