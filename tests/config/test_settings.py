@@ -289,3 +289,35 @@ def test_cache_key_prefix_names_the_database(tmp_path):
     assert prod != staging
     explicit = "locmemcache://?key_prefix=mine"
     assert out(start(tmp_path, code, SECRET_KEY=A_KEY, CACHE_URL=explicit)) == "mine"
+
+
+def manage(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py args`` in a new process with no SECRET_KEY and DEBUG off."""
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "MIM_VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CACHE_URL": "locmemcache://",
+        "CELERY_BROKER_URL": "memory://",
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_makemigrations_check_runs_without_a_configured_key(tmp_path: Path) -> None:
+    result = manage(tmp_path, "makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+    assert not (tmp_path / "var" / "secret_key").exists()  # the key lived in that process only
+
+
+def test_other_commands_still_refuse_a_missing_key(tmp_path: Path) -> None:
+    result = manage(tmp_path, "migrate", "--noinput")
+    assert refused(result, "SECRET_KEY")
+    assert not (tmp_path / "db.sqlite3").exists()
