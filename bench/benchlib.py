@@ -6,12 +6,14 @@ Not a Django app and not imported by the product; the scripts next to it put thi
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import os
 import platform
 import secrets
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -281,6 +283,66 @@ class CpuMeter:
             "ours_cores": ours / wall,
             "others_cores": max(0.0, busy - ours) / wall,
         }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_gunicorn(
+    url: str,
+    port: int,
+    workers: int,
+    log_path: Path,
+    *,
+    probe: str = "/api/incidents/",
+    extra_args: tuple[str, ...] = (),
+) -> subprocess.Popen[bytes]:
+    """gunicorn (sync workers) on the bench database, once it answers ``probe`` on loopback."""
+    env = {**os.environ, **bench_env(url)}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    command = [
+        str(gunicorn), "config.wsgi:application",
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
+        "--worker-class", "sync",
+        "--timeout", "60",
+        "--graceful-timeout", "5",
+        "--log-level", "warning",
+        *extra_args,
+    ]  # fmt: skip
+    log = log_path.open("wb")
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(
+                f"gunicorn exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}"
+            )
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", probe)
+            conn.getresponse().read()
+            conn.close()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    stop_gunicorn(proc)
+    raise SystemExit("gunicorn did not answer within 60 s")
+
+
+def stop_gunicorn(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM to the master we started (it stops its workers), SIGKILL if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def run_client(script: str, config: dict[str, Any]) -> dict[str, Any]:

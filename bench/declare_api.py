@@ -229,8 +229,8 @@ def main() -> int:
         connections.close_all()
 
         benchlib.wait_for_quiet(args.wait_quiet)
-        port = api_load.free_port()
-        gunicorn = api_load.start_gunicorn(url, port, args.workers, log_path)
+        port = benchlib.free_port()
+        gunicorn = benchlib.start_gunicorn(url, port, args.workers, log_path)
         print(f"gunicorn: {args.workers} sync workers on 127.0.0.1:{port} (pid {gunicorn.pid})")
         base = {"host": "127.0.0.1", "port": port, "token": token, "duration": args.duration,
                 "managers": loaded["usernames"]}  # fmt: skip
@@ -259,7 +259,7 @@ def main() -> int:
         if declared != expected:
             raise SystemExit(f"{declared} MIs in the database, expected {expected}")
     finally:
-        api_load.stop_gunicorn(gunicorn)
+        benchlib.stop_gunicorn(gunicorn)
         connections.close_all()
         if gunicorn is not None and gunicorn.poll() is None:
             print(f"WARNING: gunicorn pid {gunicorn.pid} still running", file=sys.stderr)

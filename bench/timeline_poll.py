@@ -28,9 +28,7 @@ import os
 import random
 import re
 import resource
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -256,57 +254,6 @@ def client_main(config: dict[str, Any]) -> dict[str, Any]:
 # --- gunicorn -------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_gunicorn(url: str, port: int, workers: int, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **benchlib.bench_env(url)}
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    command = [
-        str(gunicorn), "config.wsgi:application",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
-        "--worker-class", "sync",
-        "--backlog", "2048",
-        "--timeout", "60",
-        "--graceful-timeout", "5",
-        "--log-level", "warning",
-    ]  # fmt: skip
-    log = log_path.open("wb")
-    proc = subprocess.Popen(command, cwd=benchlib.REPO, env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(
-                f"gunicorn exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}"
-            )
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/schema/")
-            conn.getresponse().read()
-            conn.close()
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    stop_gunicorn(proc)
-    raise SystemExit("gunicorn did not answer within 60 s")
-
-
-def stop_gunicorn(proc: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM to the master we started (it stops its workers), SIGKILL if it lingers."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 # --- Main -----------------------------------------------------------------------------------------
 
 
@@ -355,8 +302,15 @@ def main() -> int:
         connections.close_all()
 
         load_before = benchlib.wait_for_quiet(args.wait_quiet)
-        port = free_port()
-        gunicorn = start_gunicorn(url, port, args.workers, log_path)
+        port = benchlib.free_port()
+        gunicorn = benchlib.start_gunicorn(
+            url,
+            port,
+            args.workers,
+            log_path,
+            probe="/api/schema/",
+            extra_args=("--backlog", "2048"),
+        )
         print(f"gunicorn: {args.workers} sync workers on 127.0.0.1:{port}", flush=True)
         master = gunicorn.pid
         meter = benchlib.CpuMeter(
@@ -416,7 +370,7 @@ def main() -> int:
         for failure in run["failures"]:
             print(f"    {failure}")
     finally:
-        stop_gunicorn(gunicorn)
+        benchlib.stop_gunicorn(gunicorn)
         connections.close_all()
         if not args.keep_db:
             benchlib.drop_database(url)

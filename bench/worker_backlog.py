@@ -43,7 +43,6 @@ import random
 import re
 import resource
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -98,12 +97,6 @@ def manage(repo: Path, var: Path, *args: str, extra: dict[str, str] | None = Non
     if done.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def log_dir(repo: Path, var: Path) -> Path:
@@ -486,7 +479,7 @@ def prepare(repo: Path, var: Path) -> None:
 def phase_load(args: argparse.Namespace, repo: Path) -> dict[str, Any]:
     var = fresh_var("load")
     prepare(repo, var)
-    stack = Stack(repo, var, free_port())
+    stack = Stack(repo, var, benchlib.free_port())
     samples: list[tuple[float, dict[str, int]]] = []
     try:
         stack.start()
@@ -579,7 +572,7 @@ def phase_kill(args: argparse.Namespace, repo: Path) -> dict[str, Any]:
     prepare(repo, var)
     manage(repo, var, "shell", "-c", SEED_OPEN.replace("COUNT", str(args.open)),
            extra={"CELERY_TASK_ALWAYS_EAGER": "true"})  # fmt: skip
-    stack = Stack(repo, var, free_port())
+    stack = Stack(repo, var, benchlib.free_port())
     out: dict[str, Any] = {"var": str(var)}
     try:
         stack.start()
