@@ -58,7 +58,8 @@ def mi_or_404(number: str, request: HttpRequest) -> MajorIncident:
     return mi
 
 
-def _is_web_link(url: str) -> bool:
+def is_web_link(url: str) -> bool:
+    """Only an http(s) link with a host is offered as a link or button (never ``javascript:``)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -155,7 +156,7 @@ def mi_page_context(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:
             (r.user for r in roles if r.role == RaciRole.MAJOR_INCIDENT_MANAGER), None
         ),
         "roles": roles,
-        "bridge_is_link": _is_web_link(mi.bridge_link),
+        "bridge_is_link": is_web_link(mi.bridge_link),
         # Per row: its label, when it happened, why it has no box yet, else its box.
         "milestones": [
             (

@@ -12,13 +12,13 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from incidents import selectors as incident_selectors
 from incidents.models import MajorIncident
-from incidents.web.common import form_action, form_key, requires
+from incidents.web.common import form_action, requires
 from incidents.web.forms import UTCDateTimeField
 from incidents.web.prg import restore
 
@@ -26,12 +26,7 @@ from .. import selectors, services
 from ..models import AssessmentRevision, Level
 from ..selectors.common import read_only
 from ..services.assessment import MAX_TEXT
-from .common import mi_or_404
-
-
-def war_room_url(mi: MajorIncident, anchor: str) -> str:
-    return reverse("warroom:page", kwargs={"number": mi.number}) + f"#{anchor}"
-
+from .common import form_key, mi_or_404, page_url
 
 _LEVELS = [("", "—"), *Level.choices]
 _TEXTAREA = forms.Textarea(attrs={"rows": 2})
@@ -103,7 +98,7 @@ def assessment(request: HttpRequest, number: str) -> HttpResponse:
         request,
         AssessmentForm(request.POST),
         save,
-        page=war_room_url(mi, "assessment"),
+        page=page_url(mi, "assessment"),
         key=form_key(mi, "assessment"),
         anchor="assessment",
         field_refusals_only=True,

@@ -8,7 +8,6 @@ record someone else. Every form posts and comes back to the page (post/redirect/
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import messages
@@ -21,6 +20,7 @@ from incidents.errors import DomainError, NotAllowed
 from incidents.models import MajorIncident
 from incidents.web.common import add_domain_error, requires, sentence
 from incidents.web.forms import UsernameField
+from incidents.web.majors import is_web_link
 from incidents.web.prg import refused, restore
 
 from .. import selectors, services
@@ -35,15 +35,6 @@ class AttendanceForm(forms.Form):
 
     user = UsernameField(label="Who", help_text="Username; empty for yourself.")
     action = forms.ChoiceField(choices=[("join", "Joined"), ("leave", "Left")])
-
-
-def is_web_link(url: str) -> bool:
-    """Only an http(s) link with a host is offered as a button (never ``javascript:``)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def panel(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:

@@ -26,8 +26,7 @@ from incidents.web.common import requires, sentence
 from .. import selectors, services
 from ..models import Checkpoint
 from ..selectors.common import read_only
-from .assessment import war_room_url
-from .common import mi_or_404
+from .common import mi_or_404, page_url
 
 
 class TickForm(forms.Form):
@@ -73,7 +72,7 @@ def checkpoint_tick(request: HttpRequest, number: str, checkpoint_id: int) -> Ht
     form = TickForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Say whether the checkpoint is done (done=1) or not (done=0).")
-        return redirect(war_room_url(mi, "checkpoints"))
+        return redirect(page_url(mi, "checkpoints"))
     done = form.cleaned_data["done"]
     try:
         services.tick_checkpoint(checkpoint=row, actor=request.user, done=done)
@@ -83,7 +82,7 @@ def checkpoint_tick(request: HttpRequest, number: str, checkpoint_id: int) -> Ht
         messages.error(request, sentence(exc.message))
     else:
         messages.success(request, f"{row.name}: {'done' if done else 'reopened'}.")
-    return redirect(war_room_url(mi, "checkpoints"))
+    return redirect(page_url(mi, "checkpoints"))
 
 
 urlpatterns: list[URLPattern] = [

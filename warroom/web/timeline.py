@@ -21,7 +21,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
@@ -37,16 +37,12 @@ from .. import services
 from ..selectors import markdown, timeline
 from ..selectors.common import read_only
 from ..selectors.timeline import BEFORE, SINCE, ThreadView
-from .common import mi_or_404
+from .common import form_key, mi_or_404, page_url
 
 PANEL_SIZE = 50
 POLL_SECONDS = 2
 POSTED_EVENT = "timeline-posted"
 _KIND_LABELS = dict(TimelineKind.choices)
-
-
-def _page(mi: MajorIncident) -> str:
-    return reverse("warroom:page", kwargs={"number": mi.number})
 
 
 # --- Entries as the page shows them ---------------------------------------------------------------
@@ -179,13 +175,17 @@ def _context(
     form = thread_form = None
     if may_post and with_forms:
         form = restore(
-            request, _form_key(mi, "post"), PostForm, may_command=may_command, threads=threads
+            request,
+            form_key(mi, "timeline-post"),
+            PostForm,
+            may_command=may_command,
+            threads=threads,
         )
         if form is None:
             corrects = request.GET.get("timeline_corrects", "")
             initial = {"corrects": int(corrects)} if corrects.isdigit() else {}
             form = PostForm(initial=initial, may_command=may_command, threads=threads)
-        thread_form = restore(request, _form_key(mi, "thread"), ThreadForm) or ThreadForm()
+        thread_form = restore(request, form_key(mi, "thread"), ThreadForm) or ThreadForm()
     return {
         "timeline_rows": rows(page.entries),
         "timeline_older": filters.query(timeline_before=page.before) if page.before else "",
@@ -206,10 +206,6 @@ def _context(
 def panel(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:
     """What the war-room page's timeline and threads panels need (``warroom/_timeline.html``)."""
     return _context(request, mi, strict=False)
-
-
-def _form_key(mi: MajorIncident, form: str) -> str:
-    return f"{mi.number}:timeline:{form}"
 
 
 # --- Fragments (htmx) -----------------------------------------------------------------------------
@@ -299,7 +295,7 @@ def post(request: HttpRequest, number: str) -> HttpResponse:
     may_command = timeline.may_post_command_updates(request.user, mi)
     # Every kind validates here: who may post a command update is the service's to say (a 403).
     form = PostForm(request.POST, may_command=True, threads=threads)
-    anchor = f"{_page(mi)}#timeline-post"
+    anchor = page_url(mi, "timeline-post")
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -333,7 +329,7 @@ def post(request: HttpRequest, number: str) -> HttpResponse:
             "warroom/_timeline_form.html",
             {"mi": mi, "timeline_form": form, "timeline_may_post": True},
         )
-    return refused(request, _form_key(mi, "post"), form, anchor)
+    return refused(request, form_key(mi, "timeline-post"), form, anchor)
 
 
 @require_POST
@@ -342,7 +338,7 @@ def open_thread(request: HttpRequest, number: str) -> HttpResponse:
     mi = mi_or_404(request, number)
     _ensure_may_post(request, mi)
     form = ThreadForm(request.POST)
-    anchor = f"{_page(mi)}#threads"
+    anchor = page_url(mi, "threads")
     if form.is_valid():
         try:
             row = services.open_thread(
@@ -358,7 +354,7 @@ def open_thread(request: HttpRequest, number: str) -> HttpResponse:
         else:
             messages.success(request, f"Thread “{row.name}” opened.")
             return redirect(anchor)
-    return refused(request, _form_key(mi, "thread"), form, anchor)
+    return refused(request, form_key(mi, "thread"), form, anchor)
 
 
 urlpatterns = [
