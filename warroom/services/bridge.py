@@ -18,7 +18,7 @@ from incidents.events import send_after_commit
 from incidents.models import MajorIncident, TimelineKind
 from incidents.selectors import actor_id, ensure, name_of, user_of
 from incidents.selectors.actors import Actor
-from incidents.services.common import lock_major_incident
+from incidents.services.common import lock_major_incident, whole_minutes
 
 from .. import events
 from ..models import BridgeAttendance
@@ -80,7 +80,7 @@ def leave_bridge(*, mi: MajorIncident, actor: Actor | None, user: Any) -> Bridge
     now = timezone.now()
     stay.left_at = now
     stay.save(update_fields=["left_at"])
-    minutes = int((now - stay.joined_at).total_seconds() // 60)
+    minutes = whole_minutes(now - stay.joined_at)
     record_mi(
         mi,
         TimelineKind.BRIDGE_LEFT,
