@@ -199,6 +199,29 @@ TEAMS_WEBHOOK_URL = env_secret("TEAMS_WEBHOOK_URL")
 # The Slack app's signing secret: `/mim` slash commands (POST /chat/slack/commands/) are verified
 # with it; unset, the endpoint is off (404 "not configured") and says so once in the log.
 SLACK_SIGNING_SECRET = env_secret("SLACK_SIGNING_SECRET")
+SLACK_CHANNEL_TEMPLATE = env.str("SLACK_CHANNEL_TEMPLATE", default="incident-{date}-{slug}")
+STATUSPAGE_API_URL = env.str("STATUSPAGE_API_URL", default="https://api.statuspage.io/v1/")
+STATUSPAGE_API_KEY = env_secret("STATUSPAGE_API_KEY")
+STATUSPAGE_PAGE_ID = env.str("STATUSPAGE_PAGE_ID", default="")
+if bool(STATUSPAGE_API_KEY) != bool(STATUSPAGE_PAGE_ID):
+    raise ImproperlyConfigured("STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID are set together")
+# Generic signed webhooks: each stakeholder group names its URL; this key signs them all.
+MIM_WEBHOOK_SECRET = env_secret("MIM_WEBHOOK_SECRET")
+# The optional drafting model (an OpenAI-compatible chat-completions endpoint).
+COPILOT_API_URL = env.str("COPILOT_API_URL", default="")
+COPILOT_MODEL = env.str("COPILOT_MODEL", default="")
+COPILOT_API_KEY = env_secret("COPILOT_API_KEY")
+COPILOT_TIMEOUT = env.float("COPILOT_TIMEOUT", default=10.0)
+if COPILOT_API_URL and not COPILOT_MODEL:
+    raise ImproperlyConfigured("COPILOT_API_URL set without COPILOT_MODEL")
+# Where links in messages point (the war room, the status page): the public URL of this site.
+MIM_BASE_URL = env.str("MIM_BASE_URL", default="http://localhost:8000")
+# The outbox (comms/services/outbox.py): retries with exponential backoff and jitter.
+COMMS_MAX_ATTEMPTS = env.int("COMMS_MAX_ATTEMPTS", default=10)
+COMMS_RETRY_BASE_SECONDS = env.float("COMMS_RETRY_BASE_SECONDS", default=30.0)
+COMMS_RETRY_MAX_SECONDS = env.float("COMMS_RETRY_MAX_SECONDS", default=3600.0)
+# A row `sending` for longer than this lost its worker (longer than any channel's timeout).
+COMMS_SENDING_LEASE_SECONDS = env.int("COMMS_SENDING_LEASE_SECONDS", default=600)
 
 # --- JWT -----------------------------------------------------------------------------------------
 JWT_SIGNING_KEY = env_secret("JWT_SIGNING_KEY") or SECRET_KEY
@@ -316,6 +339,8 @@ CELERY_TASK_ROUTES = {
         "incidents.tasks.evaluate_escalations",
         "incidents.tasks.reconcile",
         "warroom.tasks.check_checkpoints",
+        "comms.tasks.send_due_updates",
+        "comms.tasks.deliver_pending",
     )
 }
 # Every task is stopped if it runs away: SoftTimeLimitExceeded first (its transaction rolls back,

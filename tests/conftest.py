@@ -51,6 +51,7 @@ def reseed_reference_data() -> None:
     schedules = importlib.import_module(migrations + "0008_reconcile_schedule_and_beat_expiry")
     checkpoints = importlib.import_module("warroom.migrations.0002_seed_checkpoint_templates")
     records = importlib.import_module("warroom.migrations.0003_war_room_records_in_the_admin")
+    comms_plan = importlib.import_module("comms.migrations.0002_seed_communication_plan")
     roles.grant_roles(apps)
     roles.create_properties(apps, None)
     defaults.seed_defaults(apps)
@@ -58,6 +59,7 @@ def reseed_reference_data() -> None:
     schedules.seed_schedules(apps)
     checkpoints.seed(apps)  # the first-hour templates, their admin permissions, the beat row
     records.seed(apps)  # managers read the war room's records in the admin
+    comms_plan.seed(apps)  # the communication plan, its templates and groups, comms' beat rows
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

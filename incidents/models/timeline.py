@@ -40,6 +40,9 @@ class TimelineKind(models.TextChoices):
     ACTION_ITEM = "action_item", "Action item"
     BRIDGE_JOINED = "bridge_joined", "Joined the bridge"
     BRIDGE_LEFT = "bridge_left", "Left the bridge"
+    # Written by comms: an update sent (automatic ones say so), and what its delivery did.
+    STAKEHOLDER_UPDATE = "stakeholder_update", "Stakeholder update"
+    COMMUNICATION = "communication", "Communication"
 
 
 # What a person may post to an MI's timeline; everything else is written by a service.

@@ -9,6 +9,8 @@ page had (``incidents.web.majors.mi_page_context``), so both say and refuse the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,25 @@ from . import action_items, assessment, bridge, checkpoints, scratchpad, timelin
 
 # In the order the page includes them; each one's keys carry its area as prefix.
 PANELS = (timeline, assessment, checkpoints, scratchpad, action_items, bridge)
+
+
+@dataclass(frozen=True)
+class ExtraPanel:
+    """A panel a higher app adds to the page (comms' stakeholder updates): the war room cannot
+    import its apps, so they register here from their ``AppConfig.ready``."""
+
+    slot: str  # "main" (under the timeline) or "side" (with the work lists)
+    area: str  # the panel's id on the page: ``wr-<area>``
+    template: str
+    context: Callable[[HttpRequest, MajorIncident], dict[str, Any]]
+
+
+EXTRA_PANELS: list[ExtraPanel] = []
+
+
+def register_panel(panel: ExtraPanel) -> None:
+    if all(p.area != panel.area for p in EXTRA_PANELS):
+        EXTRA_PANELS.append(panel)
 
 
 def span(delta: timedelta) -> str:
@@ -86,6 +107,10 @@ def war_room(request: HttpRequest, number: str) -> HttpResponse:
         context.update(header_context(mi, now))
         for area in PANELS:
             context.update(area.panel(request, mi))
+        for extra in EXTRA_PANELS:
+            context.update(extra.context(request, mi))
+        context["extra_main_panels"] = [p for p in EXTRA_PANELS if p.slot == "main"]
+        context["extra_side_panels"] = [p for p in EXTRA_PANELS if p.slot == "side"]
         response = render(request, "warroom/page.html", context)
     # One URL, two answers (the page, the header's poll): caches must tell them apart.
     patch_vary_headers(response, ("HX-Request",))
