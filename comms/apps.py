@@ -9,3 +9,6 @@ class CommsConfig(AppConfig):
         # Tasks are registered in every process (services queue them by name); the receivers
         # hang comms off the incidents and war-room signals.
         from . import receivers, tasks  # noqa: F401
+        from .web import panels
+
+        panels.register()

@@ -1,0 +1,7 @@
+"""comms' panels on the war-room page (registered with ``warroom.web.page`` at start-up)."""
+
+from __future__ import annotations
+
+
+def register() -> None:
+    """Add comms' panels to the war-room page (``CommsConfig.ready`` calls it)."""

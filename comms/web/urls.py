@@ -1,0 +1,7 @@
+"""comms' pages in the war room, under /war-rooms/<number>/ (stakeholder updates)."""
+
+from django.urls import URLPattern, URLResolver
+
+app_name = "comms"
+
+urlpatterns: list[URLPattern | URLResolver] = []
