@@ -1,1 +1,12 @@
-"""(filled in by issue 8)"""
+"""The Django admin of the comms app: one module per area, registered on import.
+
+- ``plan``: stakeholder groups, the communication plan and the message templates, which ITSM
+  managers keep (super admins also delete);
+- ``outbox``: the outbox with its delivery attempts, the channels' on/off state and "Retry now";
+- ``records``: stakeholder updates, Slack channels, the communication clock and providers' ids,
+  the system's records, read-only here.
+"""
+
+from . import outbox, plan, records
+
+__all__ = ["outbox", "plan", "records"]

@@ -72,6 +72,16 @@ MATRIX: dict[str, tuple[dict, dict, dict]] = {
     "warroom.ActionItem": (NOTHING, READ, READ),
     "warroom.BridgeAttendance": (NOTHING, READ, READ),
     "warroom.ScratchpadVersion": (NOTHING, READ, READ),
+    # Who hears what is kept by ITSM managers (super admins also delete); the updates, the outbox
+    # and the rest are the system's records, read-only for both.
+    "comms.StakeholderGroup": (NOTHING, WORK, ALL),
+    "comms.CommunicationPlanEntry": (NOTHING, WORK, ALL),
+    "comms.MessageTemplate": (NOTHING, WORK, ALL),
+    "comms.StakeholderUpdate": (NOTHING, READ, READ),
+    "comms.OutboxMessage": (NOTHING, READ, READ),
+    "comms.IncidentChannel": (NOTHING, READ, READ),
+    "comms.CommsState": (NOTHING, READ, READ),
+    "comms.ExternalRecord": (NOTHING, READ, READ),
 }
 
 
@@ -85,8 +95,37 @@ def people(request, populated, tina, alice, sam, lee, oscar) -> dict[str, Any]: 
     from django.utils import timezone
 
     ClockedSchedule.objects.create(clocked_time=timezone.now())
+    _comms_records()
     tess = make_user("usr_tess_tech", "technician", staff=True)
     return {"oscar": oscar, "lee": lee, "tina": tina, "tess": tess, "alice": alice, "sam": sam}
+
+
+def _comms_records() -> None:
+    """One of each comms record on the populated MI (the plan, groups and templates are seeded)."""
+    from comms.models import (
+        CommsState,
+        DeliveryAttempt,
+        ExternalRecord,
+        IncidentChannel,
+        OutboxMessage,
+        StakeholderUpdate,
+    )
+    from incidents.models import MajorIncident
+
+    mi = MajorIncident.objects.order_by("id").first()
+    assert mi is not None
+    update = StakeholderUpdate.objects.create(
+        major_incident=mi, update_type="cadence", current_impact="API down",
+        current_action="Failing over", user_action="Retry later", status="sent",
+    )  # fmt: skip
+    message = OutboxMessage.objects.create(
+        idempotency_key="admin-permissions", channel="email", recipient="cio@example.test",
+        major_incident=mi, update=update, purpose="cadence", status="failed", attempts=1,
+    )  # fmt: skip
+    DeliveryAttempt.objects.create(message=message, number=1, outcome="temporary", error="421")
+    IncidentChannel.objects.get_or_create(major_incident=mi, defaults={"name": "incident-x"})
+    CommsState.objects.get_or_create(major_incident=mi)
+    ExternalRecord.objects.get_or_create(major_incident=mi, channel="statuspage")
 
 
 def _client(people: dict[str, Any], persona: str) -> Client:
@@ -141,6 +180,11 @@ ACTIONS = {
     ("incidents.RoleRoster", "delete_selected"): {"alice", "sam"},
     ("incidents.MajorIncident", "delete_selected"): set(),
     ("incidents.SystemProperty", "delete_selected"): set(),
+    ("comms.OutboxMessage", "retry_selected"): {"alice", "sam"},
+    ("comms.OutboxMessage", "delete_selected"): set(),
+    ("comms.StakeholderUpdate", "delete_selected"): set(),
+    ("comms.StakeholderGroup", "delete_selected"): {"sam"},
+    ("comms.MessageTemplate", "delete_selected"): {"sam"},
 }
 
 

@@ -284,6 +284,80 @@ def _scratchpad_versions(start: int, stop: int) -> None:
         )
 
 
+def _stakeholder_groups(start: int, stop: int) -> None:
+    from comms.models import StakeholderGroup
+
+    for i in range(start, stop):
+        group = StakeholderGroup.objects.create(name=f"group {i}", slug=f"group-{i}")
+        group.users.add(_user("member", i))
+        group.services.add(_ci(i))
+
+
+def _plan_entries(start: int, stop: int) -> None:
+    from comms.models import CommunicationPlanEntry, StakeholderGroup
+
+    for i in range(start, stop):
+        entry = CommunicationPlanEntry.objects.create(
+            name=f"entry {i}", order=100 + i, update_type="cadence", trigger="cadence",
+            channels=["email"], raci_activity=RaciActivity.objects.order_by("id").first(),
+        )  # fmt: skip
+        entry.audiences.add(StakeholderGroup.objects.create(name=f"aud {i}", slug=f"aud-{i}"))
+
+
+def _message_templates(start: int, stop: int) -> None:
+    from comms.models import ChannelName, MessageTemplate, UpdateType
+
+    pairs = [(t, c) for t in UpdateType.values for c in ChannelName.values]
+    for update_type, channel in pairs[start:stop]:
+        MessageTemplate.objects.create(
+            update_type=update_type, channel=channel, subject="s", current_impact="i",
+            current_action="a", user_action="u",
+        )  # fmt: skip
+
+
+def _stakeholder_updates(start: int, stop: int) -> list[Any]:
+    from comms.models import StakeholderUpdate
+
+    return [
+        StakeholderUpdate.objects.create(
+            major_incident=mi, update_type="cadence", current_impact="i", current_action="a",
+            user_action="u", author=_user("author", i), approver=_user("approver", i),
+        )  # fmt: skip
+        for i, mi in enumerate(_war_room_mis(start, stop, "update"), start)
+    ]
+
+
+def _outbox(start: int, stop: int) -> None:
+    from comms.models import OutboxMessage
+
+    for i, update in enumerate(_stakeholder_updates(start, stop), start):
+        OutboxMessage.objects.create(
+            idempotency_key=f"k{i}", channel="email", recipient=f"p{i}@example.test",
+            purpose=f"p{i % 7}", major_incident=update.major_incident, update=update,
+        )  # fmt: skip
+
+
+def _incident_channels(start: int, stop: int) -> None:
+    from comms.models import IncidentChannel
+
+    for i, mi in enumerate(_war_room_mis(start, stop, "slack"), start):
+        IncidentChannel.objects.create(major_incident=mi, name=f"incident-{i}")
+
+
+def _comms_states(start: int, stop: int) -> None:
+    from comms.models import CommsState
+
+    for mi in _war_room_mis(start, stop, "clock"):
+        CommsState.objects.create(major_incident=mi)
+
+
+def _external_records(start: int, stop: int) -> None:
+    from comms.models import ExternalRecord
+
+    for i, mi in enumerate(_war_room_mis(start, stop, "external"), start):
+        ExternalRecord.objects.create(major_incident=mi, channel="statuspage", external_id=f"x{i}")
+
+
 # label -> (maker, few, many)
 CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
     "incidents.ConfigurationItem": (_cis, 5, 50),
@@ -314,6 +388,14 @@ CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
     "warroom.ActionItem": (_action_items, 5, 50),
     "warroom.BridgeAttendance": (_attendances, 5, 50),
     "warroom.ScratchpadVersion": (_scratchpad_versions, 5, 50),
+    "comms.StakeholderGroup": (_stakeholder_groups, 5, 50),
+    "comms.CommunicationPlanEntry": (_plan_entries, 5, 50),
+    "comms.MessageTemplate": (_message_templates, 5, 50),
+    "comms.StakeholderUpdate": (_stakeholder_updates, 5, 50),
+    "comms.OutboxMessage": (_outbox, 5, 50),
+    "comms.IncidentChannel": (_incident_channels, 5, 50),
+    "comms.CommsState": (_comms_states, 5, 50),
+    "comms.ExternalRecord": (_external_records, 5, 50),
 }
 
 
