@@ -28,7 +28,7 @@ class DeliveryAttemptInline(ReadOnlyInline):
     model = DeliveryAttempt
     show_change_link = False
     verbose_name_plural = "delivery attempts"
-    fields = ["number", "started_at", "finished_at", "outcome", "error", "retry_after"]
+    fields = ("number", "started_at", "finished_at", "outcome", "error", "retry_after")
     readonly_fields = fields
     ordering = ["number"]
 
@@ -87,7 +87,7 @@ class OutboxMessageAdmin(MajorIncidentNumberSearch, ModelAdmin):
         ),
         ("Message", {"fields": ["idempotency_key", "payload", "created_at", "updated_at"]}),
     ]
-    readonly_fields = [f for _, spec in fieldsets for f in spec["fields"]]
+    readonly_fields = [f for _, spec in fieldsets for f in spec["fields"]]  # type: ignore[misc]
 
     @admin.display(description="recipient", ordering="recipient")
     def recipient_short(self, message: OutboxMessage) -> str:

@@ -28,7 +28,7 @@ from ..selectors.messages import STATUS_LABELS, STATUS_PHRASES, render_text
 # --- stakeholder groups ---------------------------------------------------------------------------
 
 
-class AddressListField(forms.CharField):
+class AddressListField(forms.Field):
     """A list of email addresses, typed one a line (commas and semicolons work too)."""
 
     widget = forms.Textarea(attrs={"rows": 4, "cols": 60})
@@ -41,7 +41,7 @@ class AddressListField(forms.CharField):
     def to_python(self, value: Any) -> list[str]:
         if isinstance(value, list):
             return [str(v).strip() for v in value if str(v).strip()]
-        text = super().to_python(value) or ""
+        text = str(value or "")
         seen: dict[str, str] = {}
         for part in text.replace(",", "\n").replace(";", "\n").splitlines():
             address = part.strip()
@@ -83,7 +83,19 @@ class StakeholderGroupForm(forms.ModelForm):
 
     class Meta:
         model = StakeholderGroup
-        fields = "__all__"
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "users",
+            "django_groups",
+            "external_emails",
+            "services",
+            "slack_channel",
+            "sns_topic_arn",
+            "teams_webhook_url",
+            "webhook_url",
+        ]
 
 
 @admin.register(StakeholderGroup)
@@ -161,13 +173,27 @@ class PlanEntryForm(forms.ModelForm):
 
     class Meta:
         model = CommunicationPlanEntry
-        fields = "__all__"
+        fields = [
+            "name",
+            "order",
+            "enabled",
+            "update_type",
+            "trigger",
+            "audiences",
+            "affected_departments",
+            "roles",
+            "raci_activity",
+            "include_previous_recipients",
+            "channels",
+            "status_page",
+            "security_scope",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["channels"].choices = [
-            (name, _channel_label(name)) for name in channels.REGISTRY
-        ]
+        field = self.fields["channels"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(name, _channel_label(name)) for name in channels.REGISTRY]
 
 
 def _channel_label(name: str) -> str:
@@ -256,7 +282,7 @@ def sample_context() -> dict[str, Any]:
 class MessageTemplateForm(forms.ModelForm):
     class Meta:
         model = MessageTemplate
-        fields = "__all__"
+        fields = ["update_type", "channel", "security_safe", "pre_approved", *TEMPLATE_PARTS]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

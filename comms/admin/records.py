@@ -15,8 +15,8 @@ from django.http import HttpRequest
 
 from incidents.admin.common import ModelAdmin, TabularInline
 
-from .common import MajorIncidentNumberSearch
 from ..models import CommsState, ExternalRecord, IncidentChannel, OutboxMessage, StakeholderUpdate
+from .common import MajorIncidentNumberSearch
 
 _READ_ONLY = ("add", "change", "delete")
 
@@ -41,7 +41,7 @@ class UpdateOutboxInline(ReadOnlyInline):
     model = OutboxMessage
     fk_name = "update"
     verbose_name_plural = "outbox (one row per recipient and channel)"
-    fields = ["channel", "recipient", "status", "attempts", "sent_at", "last_error"]
+    fields = ("channel", "recipient", "status", "attempts", "sent_at", "last_error")
     readonly_fields = fields
     ordering = ["channel", "recipient"]
 
@@ -94,7 +94,7 @@ class StakeholderUpdateAdmin(MajorIncidentNumberSearch, ModelAdmin):
             },
         ),
     ]
-    readonly_fields = [f for _, spec in fieldsets for f in spec["fields"]]
+    readonly_fields = [f for _, spec in fieldsets for f in spec["fields"]]  # type: ignore[misc]
 
 
 @admin.register(IncidentChannel)

@@ -318,13 +318,20 @@ def _message_templates(start: int, stop: int) -> None:
 def _stakeholder_updates(start: int, stop: int) -> list[Any]:
     from comms.models import StakeholderUpdate
 
-    return [
-        StakeholderUpdate.objects.create(
-            major_incident=mi, update_type="cadence", current_impact="i", current_action="a",
-            user_action="u", author=_user("author", i), approver=_user("approver", i),
-        )  # fmt: skip
-        for i, mi in enumerate(_war_room_mis(start, stop, "update"), start)
-    ]
+    updates = []
+    for i, mi in enumerate(_war_room_mis(start, stop, "update"), start):
+        updates.append(
+            StakeholderUpdate.objects.create(
+                major_incident=mi,
+                update_type="cadence",
+                current_impact="i",
+                current_action="a",
+                user_action="u",
+                author=_user("author", i),
+                approver=_user("approver", i),
+            )
+        )
+    return updates
 
 
 def _outbox(start: int, stop: int) -> None:
