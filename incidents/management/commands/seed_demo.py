@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -116,6 +117,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"demo data ready: {len(cis)} CIs, {len(users)} users, {made} new incidents"
         )
+        # The higher apps' demo data (comms' stakeholders and updates, …), each a command named
+        # seed_demo_<app> that builds on these rows: called by name, so this app imports none.
+        for name in sorted(n for n in get_commands() if n.startswith("seed_demo_")):
+            call_command(name, stdout=self.stdout, stderr=self.stderr)
 
     def _users(self) -> dict[str, Any]:
         user_model = get_user_model()
