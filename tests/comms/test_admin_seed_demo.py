@@ -1,4 +1,4 @@
-"""``manage.py seed_demo`` gives the comms pages something real to show, and again changes nothing."""
+"""``manage.py seed_demo`` gives the comms pages something real to show; run again, nothing new."""
 
 from __future__ import annotations
 

@@ -94,10 +94,10 @@ class Command(BaseCommand):
             )
             if created:
                 group.services.add(*ConfigurationItem.objects.filter(name__in=service_names))
-        for username, *_, slug in PEOPLE:
-            if slug:
+        for username, _first, _last, _roles, member_of in PEOPLE:
+            if member_of is not None:
                 # An operator's group edits are theirs: only a missing member is added back.
-                StakeholderGroup.objects.get(slug=slug).users.add(people[username])
+                StakeholderGroup.objects.get(slug=member_of).users.add(people[username])
 
     def _demo_mi(self) -> MajorIncident | None:
         return (
@@ -125,9 +125,10 @@ class Command(BaseCommand):
         sent = 0
         updates = StakeholderUpdate.objects.filter(major_incident=mi)
         # The receivers may have sent the initial notification when the MI was declared.
-        if not updates.filter(update_type=UpdateType.INITIAL).exists():
-            if comms_services.from_template(mi=mi, update_type=UpdateType.INITIAL, slot="initial"):
-                sent += 1
+        if not updates.filter(update_type=UpdateType.INITIAL).exists() and (
+            comms_services.from_template(mi=mi, update_type=UpdateType.INITIAL, slot="initial")
+        ):
+            sent += 1
         if not updates.filter(
             update_type=UpdateType.CADENCE, automatic=False, author=carol
         ).exists():
