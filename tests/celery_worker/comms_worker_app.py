@@ -27,6 +27,9 @@ app.conf.broker_transport_options = {
     **(app.conf.broker_transport_options or {}),
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
+    # The sweep's lock in Redis: a worker SIGKILLed while holding it would block every other
+    # worker's sweep for the default 5 minutes.
+    "unacked_mutex_expire": 5,
 }
 
 __all__ = ["app"]

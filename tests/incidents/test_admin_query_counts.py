@@ -315,7 +315,11 @@ def _message_templates(start: int, stop: int) -> None:
         )  # fmt: skip
 
 
-def _stakeholder_updates(start: int, stop: int) -> list[Any]:
+def _stakeholder_updates(start: int, stop: int) -> None:
+    _make_updates(start, stop)
+
+
+def _make_updates(start: int, stop: int) -> list[Any]:
     from comms.models import StakeholderUpdate
 
     updates = []
@@ -337,7 +341,7 @@ def _stakeholder_updates(start: int, stop: int) -> list[Any]:
 def _outbox(start: int, stop: int) -> None:
     from comms.models import OutboxMessage
 
-    for i, update in enumerate(_stakeholder_updates(start, stop), start):
+    for i, update in enumerate(_make_updates(start, stop), start):
         OutboxMessage.objects.create(
             idempotency_key=f"k{i}", channel="email", recipient=f"p{i}@example.test",
             purpose=f"p{i % 7}", major_incident=update.major_incident, update=update,
