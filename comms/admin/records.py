@@ -12,8 +12,9 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.text import Truncator
 
-from incidents.admin.common import ModelAdmin, TabularInline
+from incidents.admin.common import ModelAdmin, TabularInline, titled
 
 from ..models import CommsState, ExternalRecord, IncidentChannel, OutboxMessage, StakeholderUpdate
 from .common import MajorIncidentNumberSearch
@@ -64,7 +65,12 @@ class StakeholderUpdateAdmin(MajorIncidentNumberSearch, ModelAdmin):
         "is_public",
         "sent_at",
     ]
-    list_filter = ["status", "update_type", "automatic", "is_public"]
+    list_filter = [
+        "status",
+        "update_type",
+        ("automatic", titled(admin.BooleanFieldListFilter, "automatic (from the template)")),
+        ("is_public", titled(admin.BooleanFieldListFilter, "on the status page")),
+    ]
     search_fields = ["subject", "current_impact", "current_action", "user_action"]
     list_select_related = ["major_incident", "author", "approver"]
     date_hierarchy = "created_at"
@@ -145,8 +151,12 @@ class ExternalRecordAdmin(ModelAdmin):
     never = dict.fromkeys(
         _READ_ONLY, "A provider's record of an MI is written by its channel when it answers."
     )
-    list_display = ["major_incident", "channel", "external_id", "updated_at"]
+    list_display = ["major_incident", "channel", "external_id_short", "updated_at"]
     list_filter = ["channel"]
     list_select_related = ["major_incident"]
     search_fields = ["external_id"]
     readonly_fields = ["major_incident", "channel", "external_id", "data", "updated_at"]
+
+    @admin.display(description="external id", ordering="external_id")
+    def external_id_short(self, record: ExternalRecord) -> str:
+        return Truncator(record.external_id).chars(40)
