@@ -161,6 +161,7 @@ class PlanEntryForm(forms.ModelForm):
     channels = forms.TypedMultipleChoiceField(
         choices=[],
         widget=forms.CheckboxSelectMultiple,
+        required=False,
         help_text="An unconfigured channel stays off (see the outbox's page) until its settings "
         "are set; the plan may name it already.",
     )
@@ -194,6 +195,13 @@ class PlanEntryForm(forms.ModelForm):
         field = self.fields["channels"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [(name, _channel_label(name)) for name in channels.REGISTRY]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # An entry with neither a channel nor the status page would tell nobody anything.
+        if not cleaned.get("channels") and not cleaned.get("status_page") and not self.errors:
+            self.add_error("channels", "Choose a channel, or tick Status page for a public update.")
+        return cleaned
 
 
 def _channel_label(name: str) -> str:

@@ -152,6 +152,19 @@ def test_a_plan_entry_names_only_registered_channels_and_known_roles(alice: Any)
     assert offered == set(channels.REGISTRY)
 
 
+def test_a_plan_entry_tells_someone_through_a_channel_or_the_status_page(alice: Any) -> None:
+    client = _login(alice)
+    response = client.post("/admin/comms/communicationplanentry/add/", _entry_form(channels=[]))
+    assert _errors(response) == {
+        "channels": ["Choose a channel, or tick Status page for a public update."]
+    }
+    response = client.post(
+        "/admin/comms/communicationplanentry/add/", _entry_form(channels=[], status_page="on")
+    )
+    assert response.status_code == 302, _errors(response)
+    assert CommunicationPlanEntry.objects.get(name="Finance hears of resolutions").channels == []
+
+
 def test_a_manager_adds_a_plan_entry_and_the_list_keeps_the_plans_order(alice: Any) -> None:
     response = _login(alice).post(
         "/admin/comms/communicationplanentry/add/",
@@ -365,3 +378,22 @@ def test_retry_now_is_not_offered_or_done_for_staff_without_comms(
     )
     assert OutboxMessage.objects.filter(status="failed").count() == 1
     assert len(mail.outbox) == 0
+
+
+def test_every_seeded_plan_entry_and_group_passes_its_admin_form() -> None:
+    from django.forms.models import model_to_dict
+
+    from comms.admin.plan import PlanEntryForm, StakeholderGroupForm
+
+    for entry in CommunicationPlanEntry.objects.all():
+        data = model_to_dict(entry)
+        data["audiences"] = [g.pk for g in data["audiences"]]
+        data = {k: v for k, v in data.items() if v is not None and v is not False}
+        form = PlanEntryForm(data=data, instance=entry)
+        assert form.is_valid(), (entry.name, form.errors)
+    for group in StakeholderGroup.objects.all():
+        data = model_to_dict(group)
+        for name in ("users", "django_groups", "services"):
+            data[name] = [o.pk for o in data[name]]
+        form = StakeholderGroupForm(data=data, instance=group)
+        assert form.is_valid(), (group.name, form.errors)
