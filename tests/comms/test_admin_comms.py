@@ -395,5 +395,5 @@ def test_every_seeded_plan_entry_and_group_passes_its_admin_form() -> None:
         data = model_to_dict(group)
         for name in ("users", "django_groups", "services"):
             data[name] = [o.pk for o in data[name]]
-        form = StakeholderGroupForm(data=data, instance=group)
-        assert form.is_valid(), (group.name, form.errors)
+        group_form = StakeholderGroupForm(data=data, instance=group)
+        assert group_form.is_valid(), (group.name, group_form.errors)
