@@ -49,6 +49,7 @@ class OutboxMessageAdmin(MajorIncidentNumberSearch, ModelAdmin):
         "failed one is retried with the list's \u201cRetry now\u201d action.",
     )
     change_list_template = "admin/comms/outboxmessage/change_list.html"
+    change_form_template = "admin/comms/outboxmessage/change_form.html"
     list_display = [
         "channel",
         "recipient_short",
@@ -115,6 +116,18 @@ class OutboxMessageAdmin(MajorIncidentNumberSearch, ModelAdmin):
         # an operator reading "failed: channel off" sees which setting is missing.
         extra_context = {**(extra_context or {}), "channel_states": channel_states()}
         return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # The row's own "Retry now" (the list's action on this one row), while it failed or died.
+        retryable = self.get_queryset(request).filter(
+            pk=object_id if str(object_id).isdigit() else None,
+            status__in=[OutboxStatus.FAILED, OutboxStatus.DEAD],
+        )
+        can_retry = self.has_retry_permission(request) and retryable.exists()
+        extra_context = {**(extra_context or {}), "can_retry": can_retry}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     # --- Retry now ---------------------------------------------------------------------------
 

@@ -96,3 +96,11 @@ def test_the_comms_changelists_fit_1366_px(
     header = page.locator("#channel-states").inner_text()
     assert "email: on" in header
     assert "slack: off (SLACK_BOT_TOKEN is unset)" in header
+
+    dead = OutboxMessage.objects.filter(channel="teams").get()
+    page.goto(f"{base}/admin/comms/outboxmessage/{dead.pk}/change/")
+    page.screenshot(path=str(screenshots / "admin_comms_outbox_row.png"), full_page=True)
+    assert page.evaluate(MEASURE)["page"] <= 0
+    page.click("text=Retry now")
+    page.wait_for_url(f"{base}/admin/comms/outboxmessage/")
+    assert "1 message queued to be sent again now." in page.locator(".messagelist").inner_text()

@@ -397,3 +397,26 @@ def test_every_seeded_plan_entry_and_group_passes_its_admin_form() -> None:
             data[name] = [o.pk for o in data[name]]
         group_form = StakeholderGroupForm(data=data, instance=group)
         assert group_form.is_valid(), (group.name, group_form.errors)
+
+
+def test_a_failed_rows_page_offers_retry_now_and_a_sent_ones_does_not(
+    alice: Any, sent: StakeholderUpdate, committed: Any
+) -> None:
+    client = _login(alice)
+    rows = {m.status: m for m in OutboxMessage.objects.all()}
+    button = '<button type="submit" class="button">Retry now</button>'
+    assert (
+        button
+        in client.get(f"/admin/comms/outboxmessage/{rows['failed'].pk}/change/").content.decode()
+    )
+    assert (
+        button
+        not in client.get(f"/admin/comms/outboxmessage/{rows['sent'].pk}/change/").content.decode()
+    )
+    with committed():
+        response = client.post(
+            "/admin/comms/outboxmessage/",
+            {"action": "retry_selected", "_selected_action": [rows["failed"].pk]},
+        )
+    assert response.status_code == 302
+    assert [m.to[0] for m in mail.outbox] == ["failed@example.test"]
