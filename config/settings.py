@@ -200,7 +200,7 @@ MIM_SNS_TOPIC_ARN = env.str("MIM_SNS_TOPIC_ARN", default="")
 if MIM_SNS_TOPIC_ARN and not AWS_REGION:
     raise ImproperlyConfigured("MIM_SNS_TOPIC_ARN set without AWS_REGION")
 # --- Email through Amazon SES (comms/channels/email.py, aws.py) ---
-if EMAIL_BACKEND == _EMAIL_BACKENDS["ses"] and not AWS_REGION:
+if EMAIL_BACKEND.startswith("anymail.backends.amazon_ses") and not AWS_REGION:
     raise ImproperlyConfigured("EMAIL_BACKEND=ses set without AWS_REGION")
 # anymail's SES backend for any Django send_mail; the comms channel passes the same parameters.
 ANYMAIL = {

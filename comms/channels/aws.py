@@ -109,7 +109,7 @@ def client(service: str) -> Any:
     if made is None:
         params = client_params()
         params["config"] = Config(**params["config"])
-        made = clients[key] = boto3.session.Session().client(service, **params)  # type: ignore[call-overload]
+        made = clients[key] = boto3.session.Session().client(service, **params)
     return made
 
 

@@ -81,8 +81,7 @@ def html_of(payload: dict[str, Any], subject: str) -> str:
             '<p><a href="{}">Open the war room of {}</a></p>', mi["url"], mi.get("number", "")
         )
     return format_html(
-        '<!doctype html><html><body style="font-family:sans-serif">'
-        "<h2>{}</h2>{}{}</body></html>",
+        '<!doctype html><html><body style="font-family:sans-serif"><h2>{}</h2>{}{}</body></html>',
         subject,
         body,
         link,
@@ -103,18 +102,20 @@ def _ses_connection() -> BaseEmailBackend:
     return connection
 
 
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
 def _smtp_error(exc: smtplib.SMTPException) -> TransportError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         detail = "; ".join(
-            f"{address}: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
-            for address, (code, reply) in exc.recipients.items()
+            f"{address}: {code} {_text(reply)}" for address, (code, reply) in exc.recipients.items()
         )
         permanent = bool(codes) and all(code >= 500 for code in codes)
         return TransportError(f"SMTP recipient refused: {detail}", permanent=permanent)
     if isinstance(exc, smtplib.SMTPResponseException):
-        reply = exc.smtp_error
-        text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+        text = _text(exc.smtp_error)
         # A refused login is the operator's to fix; the outbox's attempt limit still ends it.
         permanent = exc.smtp_code >= 500 and not isinstance(exc, smtplib.SMTPAuthenticationError)
         return TransportError(

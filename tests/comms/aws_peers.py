@@ -67,7 +67,7 @@ class Moto:
 
 
 def ses_sent(region: str = REGION) -> list[Any]:
-    """Every message moto's SES accepted (``RawMessage``: ``id``, ``destinations``, ``raw_data``)."""
+    """What moto's SES accepted (``RawMessage``: ``id``, ``destinations``, ``raw_data``)."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
@@ -92,7 +92,7 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
 
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 (moto's dummy credentials)
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
     }.items():
@@ -102,9 +102,7 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
     import requests
 
     requests.post(f"{peer.url}/moto-api/reset", timeout=5)
-    with override_settings(
-        AWS_REGION=REGION, AWS_ENDPOINT_URL=peer.url, MIM_SENDER_EMAIL=SENDER
-    ):
+    with override_settings(AWS_REGION=REGION, AWS_ENDPOINT_URL=peer.url, MIM_SENDER_EMAIL=SENDER):
         channels.reset()
         peer.client("ses").verify_email_identity(EmailAddress=SENDER)
         try:
@@ -126,7 +124,7 @@ class SMTPHandler:
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address → reply, e.g. "550 no such"
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         if address in self.refuse:
@@ -134,7 +132,7 @@ class SMTPHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))

@@ -66,8 +66,8 @@ def test_an_initial_notification_reaches_each_leader_once_through_ses(
     raw = email.message_from_string(sent[0].raw_data, policy=email.policy.default)
     assert raw["From"] == SENDER
     assert raw["Subject"].startswith(f"[{mi.number}] Major incident")
-    text = raw.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    html = raw.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = raw.get_body(("plain",)).get_content()
+    html = raw.get_body(("html",)).get_content()
     assert "Current impact:" in text and f"/war-rooms/{mi.number}/" in text
     assert "<th" in html and "What you should do" in html
     assert f'href="http://localhost:8000/war-rooms/{mi.number}/"' in html
@@ -95,7 +95,7 @@ def test_user_text_is_escaped_in_the_html_part(ses: Moto, mi: MajorIncident) -> 
             )
         )
     raw = email.message_from_string(ses_sent()[0].raw_data, policy=email.policy.default)
-    html = raw.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    html = raw.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "a &amp; b" in html and 'href="http://x.test/?a=1&amp;b=&lt;2&gt;"' in html
 
@@ -123,7 +123,9 @@ def test_the_endpoint_down_then_up_delivers_every_message_once(
             services.enqueue([_message(f"down-{a}", a) for a in addresses])
         rows = OutboxMessage.objects.filter(idempotency_key__startswith="down-")
         assert set(rows.values_list("status", flat=True)) == {OutboxStatus.FAILED}
-        assert all("EndpointConnectionError" in e for e in rows.values_list("last_error", flat=True))
+        assert all(
+            "EndpointConnectionError" in e for e in rows.values_list("last_error", flat=True)
+        )
         assert ses_sent() == []
 
         # Still down at the first re-drive: failed again, later.
