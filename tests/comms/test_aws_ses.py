@@ -219,3 +219,54 @@ def test_region_and_endpoint_come_from_settings() -> None:
         assert made.meta.region_name == "eu-central-1"
         assert made.meta.endpoint_url == "http://127.0.0.1:9"
         assert aws.client("sesv2") is made
+
+
+@pytest.mark.parametrize("address", ["not an address", "two@@example.test"])
+def test_an_invalid_address_is_dead_at_once(
+    ses: Moto, mi: MajorIncident, committed: Any, address: str
+) -> None:
+    with committed():
+        services.enqueue([_message("invalid", address)])
+    row = OutboxMessage.objects.get(idempotency_key="invalid")
+    assert row.status == OutboxStatus.DEAD and row.attempts == 1, row.last_error
+    assert DeliveryAttempt.objects.get(message=row).outcome == AttemptOutcome.PERMANENT
+    assert ses_sent() == []
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "message", "permanent", "retry_after"),
+    [
+        ("Throttling", 400, "Maximum sending rate exceeded.", False, aws.THROTTLE_RETRY_AFTER),
+        ("TooManyRequestsException", 429, "", False, aws.THROTTLE_RETRY_AFTER),
+        ("SomethingNew", 400, "Maximum sending rate exceeded.", False, aws.THROTTLE_RETRY_AFTER),
+        ("ServiceUnavailable", 503, "", False, None),
+        ("InternalFailure", 500, "", False, None),
+        ("MessageRejected", 400, "Email address is not verified.", True, None),
+        ("NotFound", 404, "Topic does not exist", True, None),
+        ("InvalidParameter", 400, "", True, None),
+        ("AuthorizationError", 403, "", True, None),
+        ("SomethingElse", 400, "", True, None),
+    ],
+)
+def test_aws_errors_are_told_apart(
+    code: str, status: int, message: str, permanent: bool, retry_after: float | None
+) -> None:
+    from botocore.exceptions import ClientError
+
+    error = ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "SendEmail",
+    )
+    mapped = aws.transport_error(error, "SES SendEmail")
+    assert (mapped.permanent, mapped.retry_after) == (permanent, retry_after)
+    assert code in mapped.message
+
+
+def test_an_unreachable_endpoint_is_temporary() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    mapped = aws.transport_error(EndpointConnectionError(endpoint_url="http://x"), "SNS Publish")
+    assert not mapped.permanent and "EndpointConnectionError" in mapped.message
