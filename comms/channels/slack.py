@@ -319,27 +319,29 @@ class SlackChannel(Channel):
         """Create the MI's channel once, invite its role holders, pin the rules.
 
         Each step is recorded as it is done, so a retry after a failure (a 429 while inviting)
-        goes on from there. The ``IncidentChannel`` row is the claim: of two workers running this
-        at once (the outbox re-drove a row whose first worker was slow past the lease), the one
-        that inserts it asks Slack, the other fails temporarily and finds the channel next time.
+        goes on from there. The ``IncidentChannel`` row is the claim on the whole operation: of
+        two workers running it at once (the outbox re-drove a row whose first worker was slow
+        past the lease), the one that inserts the row talks to Slack; the other fails temporarily
+        and, retried, finds the channel ready.
         """
         mi = MajorIncident.objects.select_related("incident").get(pk=message.major_incident_id)
         if mi.is_security:
             raise TransportError("a security MI gets no incident channel", permanent=True)
-        payload = message.payload or {}
-        row = self._claim(mi, payload.get("name") or self._name_for(mi))
-        if not row.channel_id:
-            try:
+        row = self._claim(mi, (message.payload or {}).get("name") or self._name_for(mi))
+        if row.ready_at is not None:
+            return Sent(provider_message_id=row.channel_id, data={"name": row.name, "created": 0})
+        created = 0
+        try:
+            if not row.channel_id:
                 self._create(row)
-            except TransportError:
-                # Let go of the claim so that the retry (or another worker) may create it.
-                IncidentChannel.objects.filter(pk=row.pk, channel_id="").delete()
-                raise
-        self._invite_role_holders(mi, row)
-        self._pin_rules(mi, row)
-        if row.ready_at is None:
-            row.ready_at = timezone.now()
-            row.save(update_fields=["ready_at"])
+                created = 1
+            self._invite_role_holders(mi, row)
+            self._pin_rules(mi, row)
+        except TransportError:
+            self._release(row)
+            raise
+        now = timezone.now()
+        IncidentChannel.objects.filter(pk=row.pk).update(ready_at=now)
         # The messages that waited for the channel go out at the next re-drive, not after their
         # backoff.
         OutboxMessage.objects.filter(
@@ -347,8 +349,8 @@ class SlackChannel(Channel):
             channel=self.name,
             recipient=INCIDENT_CHANNEL,
             status=OutboxStatus.FAILED,
-        ).update(next_attempt_at=timezone.now())
-        return Sent(provider_message_id=row.channel_id, data={"name": row.name})
+        ).update(next_attempt_at=now)
+        return Sent(provider_message_id=row.channel_id, data={"name": row.name, "created": created})
 
     def _name_for(self, mi: MajorIncident) -> str:
         return channel_name(
@@ -358,25 +360,37 @@ class SlackChannel(Channel):
         )
 
     def _claim(self, mi: MajorIncident, name: str) -> IncidentChannel:
+        """The row, held by this worker until the channel is ready. Until then ``created_at`` is
+        the time of the claim: a claimant that died is taken over after the outbox's lease, with
+        a conditional UPDATE only one worker can win."""
         try:
             with transaction.atomic():
                 return IncidentChannel.objects.create(major_incident=mi, name=name)
         except IntegrityError:
             pass
         row = IncidentChannel.objects.get(major_incident=mi)
-        if row.channel_id:
+        if row.ready_at is not None:
             return row
-        # Someone else holds the claim. A claimant that died mid-create is taken over after the
-        # outbox's own lease, with a conditional UPDATE only one worker can win.
         now = timezone.now()
         lease = timedelta(seconds=settings.COMMS_SENDING_LEASE_SECONDS)
         taken = IncidentChannel.objects.filter(
-            pk=row.pk, channel_id="", created_at__lt=now - lease
+            pk=row.pk, ready_at=None, created_at__lt=now - lease
         ).update(created_at=now)
         if taken != 1:
             raise TransportError("the channel is being created by another worker")
         row.refresh_from_db()
         return row
+
+    def _release(self, row: IncidentChannel) -> None:
+        """Let go of the claim after a failure, so that the retry goes on at once: a row with no
+        channel yet is dropped; one with a channel is marked as claimed long ago."""
+        if not row.channel_id:
+            IncidentChannel.objects.filter(pk=row.pk, channel_id="").delete()
+            return
+        lease = timedelta(seconds=settings.COMMS_SENDING_LEASE_SECONDS)
+        IncidentChannel.objects.filter(pk=row.pk, ready_at=None).update(
+            created_at=timezone.now() - lease - timedelta(seconds=1)
+        )
 
     def _create(self, row: IncidentChannel) -> None:
         for n in range(1, MAX_SUFFIX + 1):
