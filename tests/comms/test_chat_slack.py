@@ -440,3 +440,30 @@ def test_nothing_is_queued_while_slack_is_off(
     with committed():
         slack_service.open_incident_channel(mi.pk)
     assert not OutboxMessage.objects.exists()
+
+
+def test_the_initial_notification_waits_for_the_channel_and_follows_the_pinned_rules(
+    mi: MajorIncident, alice: Any, leadership: Any, slack: StubServer, committed: Any
+) -> None:
+    _slack_id(alice, "UALICE")
+    with freeze_time(timezone.now()) as frozen:
+        with committed():
+            update = services.from_template(mi=mi, update_type="initial", slot="initial")
+        assert update is not None
+        waiting = OutboxMessage.objects.get(update=update, recipient=INCIDENT_CHANNEL)
+        assert waiting.status == OutboxStatus.FAILED
+        assert waiting.next_attempt_at > timezone.now() + timedelta(seconds=10)
+        with committed():
+            slack_service.open_incident_channel(mi.pk)
+        # Un-parked by the channel's readiness: due now, sent by the next re-drive.
+        waiting.refresh_from_db()
+        assert waiting.next_attempt_at <= timezone.now()
+        frozen.tick(timedelta(seconds=61))
+        with committed():
+            services.redrive()
+    waiting.refresh_from_db()
+    assert waiting.status == OutboxStatus.SENT
+    posts = [r.json() for r in slack.to("/api/chat.postMessage")]
+    assert [p["channel"] for p in posts] == ["C1", "C1"]
+    assert "Rules of this channel" in posts[0]["text"]
+    assert posts[1]["blocks"][0]["text"]["text"] == update.subject
