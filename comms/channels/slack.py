@@ -324,7 +324,15 @@ class SlackChannel(Channel):
         past the lease), the one that inserts the row talks to Slack; the other fails temporarily
         and, retried, finds the channel ready.
         """
-        mi = MajorIncident.objects.select_related("incident").get(pk=message.major_incident_id)
+        mi = (
+            MajorIncident.objects.select_related("incident")
+            .filter(pk=message.major_incident_id)
+            .first()
+            if message.major_incident_id is not None
+            else None
+        )
+        if mi is None:
+            raise TransportError("the operation names no major incident", permanent=True)
         if mi.is_security:
             raise TransportError("a security MI gets no incident channel", permanent=True)
         row = self._claim(mi, (message.payload or {}).get("name") or self._name_for(mi))

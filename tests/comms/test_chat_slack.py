@@ -467,3 +467,36 @@ def test_the_initial_notification_waits_for_the_channel_and_follows_the_pinned_r
     assert [p["channel"] for p in posts] == ["C1", "C1"]
     assert "Rules of this channel" in posts[0]["text"]
     assert posts[1]["blocks"][0]["text"]["text"] == update.subject
+
+
+def test_a_claim_held_by_a_live_worker_waits_and_one_left_by_a_dead_worker_is_taken_over(
+    mi: MajorIncident, slack: StubServer, settings: Any, committed: Any
+) -> None:
+    with freeze_time("2025-03-03 09:00:00") as frozen:
+        # Another worker inserted the row a moment ago and is talking to Slack.
+        IncidentChannel.objects.create(major_incident=mi, name="incident-held")
+        with committed():
+            slack_service.open_incident_channel(mi.pk)
+        operation = OutboxMessage.objects.get(idempotency_key=f"slack:create:{mi.pk}")
+        assert operation.status == OutboxStatus.FAILED
+        assert operation.last_error == "the channel is being created by another worker"
+        assert slack.requests == []
+        # That worker died: after the lease the claim is taken over and the channel created.
+        frozen.tick(timedelta(seconds=settings.COMMS_SENDING_LEASE_SECONDS + 1))
+        with committed():
+            services.redrive()
+    operation.refresh_from_db()
+    assert operation.status == OutboxStatus.SENT
+    row = IncidentChannel.objects.get(major_incident=mi)
+    assert (row.name, row.channel_id) == ("incident-held", "C1")
+    assert len(slack.to("/api/conversations.create")) == 1
+
+
+def test_an_operation_for_a_ready_channel_does_nothing(
+    mi: MajorIncident, slack: StubServer, committed: Any
+) -> None:
+    _ready_channel(mi, "CINC")
+    with committed():
+        slack_service.open_incident_channel(mi.pk)
+    assert OutboxMessage.objects.get(idempotency_key=f"slack:create:{mi.pk}").status == "sent"
+    assert slack.requests == []
