@@ -500,3 +500,15 @@ def test_an_operation_for_a_ready_channel_does_nothing(
         slack_service.open_incident_channel(mi.pk)
     assert OutboxMessage.objects.get(idempotency_key=f"slack:create:{mi.pk}").status == "sent"
     assert slack.requests == []
+
+
+def test_a_slack_that_does_not_answer_in_time_is_a_temporary_error(
+    mi: MajorIncident, slack: StubServer, monkeypatch: pytest.MonkeyPatch, committed: Any
+) -> None:
+    monkeypatch.setattr("comms.channels.slack.TIMEOUT", 0.3)
+    slack.script("/api/chat.postMessage", Reply(200, {"ok": True}, hang=1.5))
+    with committed():
+        services.enqueue([_update_row(mi, "C0LEADERS")])
+    message = OutboxMessage.objects.get(idempotency_key="k-slack")
+    assert message.status == OutboxStatus.FAILED
+    assert "chat.postMessage" in message.last_error and "timed out" in message.last_error.lower()
