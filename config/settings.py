@@ -8,6 +8,7 @@ friends. A half-configured integration is an error at start-up.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -227,6 +228,16 @@ STATUSPAGE_API_KEY = env_secret("STATUSPAGE_API_KEY")
 STATUSPAGE_PAGE_ID = env.str("STATUSPAGE_PAGE_ID", default="")
 if bool(STATUSPAGE_API_KEY) != bool(STATUSPAGE_PAGE_ID):
     raise ImproperlyConfigured("STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID are set together")
+# The Statuspage components an MI sets, by the name of the business-service CI they stand for,
+# as JSON: {"Checkout": "ftgks51sfs2d"}. A CI not named here leaves the page's components alone.
+try:
+    STATUSPAGE_COMPONENTS = json.loads(env.str("STATUSPAGE_COMPONENTS", default="") or "{}")
+except ValueError as exc:
+    raise ImproperlyConfigured(f"STATUSPAGE_COMPONENTS is not JSON: {exc}") from None
+if not isinstance(STATUSPAGE_COMPONENTS, dict) or not all(
+    isinstance(v, str) for v in STATUSPAGE_COMPONENTS.values()
+):
+    raise ImproperlyConfigured("STATUSPAGE_COMPONENTS maps CI names to component ids (strings)")
 # Generic signed webhooks: each stakeholder group names its URL; this key signs them all.
 MIM_WEBHOOK_SECRET = env_secret("MIM_WEBHOOK_SECRET")
 # The optional drafting model (an OpenAI-compatible chat-completions endpoint).
