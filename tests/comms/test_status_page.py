@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from test_status_fixtures are pytest arguments)
 """The public status page: what it says during an MI's life, and what it never says."""
 
 from __future__ import annotations
