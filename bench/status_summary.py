@@ -227,7 +227,7 @@ def main() -> int:
         master = gunicorn.pid
         meter = benchlib.CpuMeter(lambda: {os.getpid(), master} | benchlib.children_of(master))
         base = {"host": "127.0.0.1", "port": port, "duration": args.duration}
-        benchlib.run_client({**base, "path": SUMMARY, "clients": 8, "duration": 2})  # warm-up
+        benchlib.run_client(__file__, {**base, "path": SUMMARY, "clients": 8, "duration": 2})
         results["phases"] = []
         for path in (SUMMARY, STATIC):
             load = benchlib.loadavg()

@@ -312,5 +312,17 @@ def view_of(name: str, *, cors: bool = True) -> Callable[[HttpRequest], HttpResp
     return view
 
 
+@require_http_methods(["GET", "HEAD", "OPTIONS"])
+def not_found(request: HttpRequest, rest: str) -> HttpResponseBase:
+    """An unknown path under api/v2/: a JSON 404 a client can read, not the site's HTML one."""
+    response = HttpResponse(
+        _json({"error": "not_found", "detail": f"No status resource at api/v2/{rest}"}),
+        status=404,
+        content_type=JSON_TYPE,
+    )
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 page = view_of("html", cors=False)
 summary = view_of("summary")

@@ -422,3 +422,14 @@ def test_a_stale_snapshot_is_served_while_another_request_rebuilds(
         assert Client().get("/status/api/v2/status.json").json()["status"]["indicator"] == (
             "critical"
         )
+
+
+@pytest.mark.parametrize(
+    "path", ["/status/api/v2/nothing.json", "/status/api/v2/incidents/MI0000001.json"]
+)
+def test_unknown_api_paths_are_a_json_404(db: None, path: str) -> None:
+    response = Client().get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "not_found"
+    assert Client().post(path).status_code == 405
