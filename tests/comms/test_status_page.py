@@ -286,3 +286,33 @@ def test_an_mi_without_an_affected_ci_still_shows(
     assert incident["name"] == "Service disruption"
     assert incident["components"] == []
     assert doc["status"] == {"indicator": "critical", "description": "Major System Outage"}
+
+
+def test_reach_survives_a_dependency_cycle(
+    shop: Shop, outage: Callable[..., MajorIncident], make_ci: Callable[..., Any]
+) -> None:
+    from incidents.models import CIDependency
+
+    # payments-db → checkout-app → payments-db: a cycle the walk must stop.
+    CIDependency.objects.create(consumer=shop.db, provider=shop.app)
+    make_ci("Online store", kind="business_service", depends_on=(shop.checkout,))
+    outage(shop.app)
+    doc = get_json("/status/api/v2/components.json")
+    assert component(doc, "Checkout")["status"] == "partial_outage"
+    assert component(doc, "Online store")["status"] == "partial_outage"
+    assert component(doc, "Payroll")["status"] == "operational"
+
+
+def test_reached_of_kind_answers_for_many_roots_at_once(shop: Shop) -> None:
+    from incidents.selectors import cmdb
+
+    reached = cmdb.reached_of_kind(
+        [shop.db.pk, shop.app.pk, shop.checkout.pk, shop.payroll.pk], "business_service"
+    )
+    assert reached == {
+        shop.db.pk: {shop.checkout.pk},
+        shop.app.pk: {shop.checkout.pk},
+        shop.checkout.pk: {shop.checkout.pk},
+        shop.payroll.pk: {shop.payroll.pk},
+    }
+    assert cmdb.reached_of_kind([], "business_service") == {}
