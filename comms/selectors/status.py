@@ -294,6 +294,43 @@ def _public_updates(mi_ids: list[int]) -> dict[int, list[StakeholderUpdate]]:
     return updates
 
 
+def _incident(
+    mi: MajorIncident,
+    *,
+    service_ids: list[int],
+    names: dict[int, str],
+    changes: list[tuple[datetime, str]],
+    updates: list[StakeholderUpdate],
+) -> Incident:
+    sent = [(u, u.sent_at or mi.declared_at) for u in updates]
+    public_times = [mi.declared_at, *(at for at, _ in changes), *(at for _, at in sent)]
+    public_times += [t for t in (mi.resolved_at, mi.pir_published_at) if t]
+    return Incident(
+        id=mi.number,
+        name=_name([names[i] for i in service_ids if i in names]),
+        status=incident_status(mi),
+        impact=impact(mi),
+        created_at=mi.declared_at,
+        updated_at=max(public_times),
+        started_at=mi.impact_started_at or mi.declared_at,
+        monitoring_at=mi.monitoring_started_at,
+        resolved_at=mi.resolved_at if mi.status in (MIStatus.RESOLVED, MIStatus.CLOSED) else None,
+        component_ids=tuple(str(i) for i in service_ids),
+        updates=tuple(
+            IncidentUpdate(
+                id=str(u.pk),
+                status=_update_status(u, at, changes),
+                current_impact=u.current_impact,
+                current_action=u.current_action,
+                user_action=u.user_action,
+                next_update_at=u.next_update_at,
+                sent_at=at,
+            )
+            for u, at in sent
+        ),
+    )
+
+
 def document(*, now: datetime | None = None) -> StatusDocument:
     """The whole status page in five queries, however many services and incidents it shows."""
     now = now or timezone.now()
@@ -311,48 +348,21 @@ def document(*, now: datetime | None = None) -> StatusDocument:
     names = {ci.pk: ci.name for ci in services}
 
     incidents: list[Incident] = []
-    hits: dict[int, list[tuple[str, datetime]]] = {}
+    hits: dict[int, list[str]] = {}
     for mi in mis:
         service_ids = sorted(
             reached.get(mi.incident.affected_ci_id or 0, set()), key=lambda i: names.get(i, "")
         )
-        mi_changes = changes.get(mi.pk, [])
-        mi_updates = updates.get(mi.pk, [])
-        public_times = [mi.declared_at, *(at for at, _ in mi_changes)]
-        public_times += [u.sent_at for u in mi_updates if u.sent_at]
-        public_times += [t for t in (mi.resolved_at, mi.pir_published_at) if t]
-        updated_at = max(public_times)
         if mi.is_open:
             for service_id in service_ids:
-                hits.setdefault(service_id, []).append(
-                    (component_status(mi, service_id), updated_at)
-                )
+                hits.setdefault(service_id, []).append(component_status(mi, service_id))
         incidents.append(
-            Incident(
-                id=mi.number,
-                name=_name([names[i] for i in service_ids if i in names]),
-                status=incident_status(mi),
-                impact=impact(mi),
-                created_at=mi.declared_at,
-                updated_at=updated_at,
-                started_at=mi.impact_started_at or mi.declared_at,
-                monitoring_at=mi.monitoring_started_at,
-                resolved_at=mi.resolved_at
-                if mi.status in (MIStatus.RESOLVED, MIStatus.CLOSED)
-                else None,
-                component_ids=tuple(str(i) for i in service_ids),
-                updates=tuple(
-                    IncidentUpdate(
-                        id=str(u.pk),
-                        status=_update_status(u, u.sent_at or mi.declared_at, mi_changes),
-                        current_impact=u.current_impact,
-                        current_action=u.current_action,
-                        user_action=u.user_action,
-                        next_update_at=u.next_update_at,
-                        sent_at=u.sent_at or mi.declared_at,
-                    )
-                    for u in mi_updates
-                ),
+            _incident(
+                mi,
+                service_ids=service_ids,
+                names=names,
+                changes=changes.get(mi.pk, []),
+                updates=updates.get(mi.pk, []),
             )
         )
 
@@ -368,7 +378,7 @@ def document(*, now: datetime | None = None) -> StatusDocument:
             id=str(ci.pk),
             name=ci.name,
             description=ci.description,
-            status=_worst([s for s, _ in hits.get(ci.pk, [])]),
+            status=_worst(hits.get(ci.pk, [])),
             position=position,
             created_at=ci.created_at,
             updated_at=max(ci.updated_at, last_touch.get(ci.pk, _EPOCH)),
