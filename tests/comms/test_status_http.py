@@ -433,3 +433,24 @@ def test_unknown_api_paths_are_a_json_404(db: None, path: str) -> None:
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"] == "not_found"
     assert Client().post(path).status_code == 405
+
+
+def test_a_process_notices_a_snapshot_built_elsewhere(
+    shop: Shop, outage: Callable[..., MajorIncident]
+) -> None:
+    from django.core.cache import cache
+
+    assert get_json("/status/api/v2/status.json")["status"]["indicator"] == "none"
+    held = status_web._local["snapshot"]["id"]
+    outage(shop.checkout)
+    # Another process rebuilt: the shared cache names a new snapshot this one has not seen.
+    elsewhere = status_web.build()
+    cache.set(status_web.SNAPSHOT_KEY, elsewhere, 60)
+    cache.set(status_web.VERSION_KEY, {"id": elsewhere["id"]}, 60)
+    assert Client().get("/status/api/v2/status.json").json()["status"]["indicator"] == "critical"
+    assert status_web._local["snapshot"]["id"] == elsewhere["id"] != held
+    # A cleared cache is noticed too, though this process still holds a copy.
+    cache.clear()
+    with CaptureQueriesContext(connection) as queries:
+        Client().get("/status/api/v2/status.json")
+    assert len(queries) > 0
