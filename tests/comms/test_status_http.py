@@ -454,3 +454,16 @@ def test_a_process_notices_a_snapshot_built_elsewhere(
     with CaptureQueriesContext(connection) as queries:
         Client().get("/status/api/v2/status.json")
     assert len(queries) > 0
+
+
+@pytest.mark.parametrize("path", ["/status/", "/status/api/v2/summary.json"])
+def test_everyone_gets_the_same_bytes(busy: MajorIncident, alice: Any, path: str) -> None:
+    """Nothing on the page depends on who asks, so one cached body serves all (and a signed-in
+    manager sees no more than the public)."""
+    anonymous = get(path)
+    signed_in = Client()
+    signed_in.force_login(alice)
+    theirs = signed_in.get(path)
+    assert theirs.content == anonymous.content
+    assert theirs["ETag"] == anonymous["ETag"]
+    assert "Cookie" not in anonymous.get("Vary", "")
