@@ -25,7 +25,6 @@ from incidents.models import (
     MIStatus,
     RaciRole,
     TimelineEntry,
-    TimelineKind,
 )
 from tests.conftest import make_user
 from tests.incidents.mi_fixtures import T0, declare
@@ -95,9 +94,9 @@ def test_a_security_mi_sends_nothing_before_legal_approves(
             incident_services.transition_major_incident(
                 mi=mi, to=MIStatus.INVESTIGATING, actor=alice
             )
-        assert not OutboxMessage.objects.filter(major_incident=mi).exclude(
-            purpose="reminder"
-        ).exists()
+        assert (
+            not OutboxMessage.objects.filter(major_incident=mi).exclude(purpose="reminder").exists()
+        )
         assert mail.outbox == []
         waiting = StakeholderUpdate.objects.filter(
             major_incident=mi, status=UpdateStatus.PENDING_APPROVAL
@@ -113,9 +112,9 @@ def test_a_security_mi_sends_nothing_before_legal_approves(
             services.approve_update(update=initial, actor=lee)
             services.send_update(update=initial, actor=alice)
     assert sorted(m.to[0] for m in mail.outbox) == ["cio@example.test", "cto@example.test"]
-    assert set(
-        OutboxMessage.objects.filter(update=initial).values_list("status", flat=True)
-    ) == {"sent"}
+    assert set(OutboxMessage.objects.filter(update=initial).values_list("status", flat=True)) == {
+        "sent"
+    }
     assert "Security incident" in mail.outbox[0].subject
 
 
@@ -203,9 +202,7 @@ def test_a_cancelled_mi_is_told_to_those_who_heard_the_initial_notification(
     assert sorted(m.to[0] for m in cancelled) == ["cio@example.test", "cto@example.test"]
     assert "Cancelled" in cancelled[0].subject
     assert "declared in error" in cancelled[0].body
-    assert (
-        TimelineEntry.objects.filter(major_incident=mi, data__cancelled_notice=True).count() == 1
-    )
+    assert TimelineEntry.objects.filter(major_incident=mi, data__cancelled_notice=True).count() == 1
     # The status page says so too; the cadence is over.
     assert StakeholderUpdate.objects.filter(
         major_incident=mi, slot="status_page:cancelled", status="sent"
@@ -312,7 +309,7 @@ def test_an_escalation_notifies_the_steps_role_holders_and_group_once(
     policy = EscalationPolicy.objects.get(trigger="open_too_long")
     EscalationStep.objects.filter(policy=policy, order=2).update(target_group=vps)
     with freeze_time(T0) as clock:
-        mi = declared(p1, alice, committed)
+        declared(p1, alice, committed)
         seen = len(mail.outbox)
         # Open longer than escalation_resolution_hours (2 h): the IC; 30 min later the VP.
         clock.move_to(T0 + timedelta(hours=2, minutes=1))
