@@ -133,14 +133,17 @@ def major_incident_state_changed(major_incident_id: int, from_status: str, to_st
     """A status-page update for the new state, a post in the chat channels, and on resolution
     the resolution notification; on cancellation a notice to those who heard of the MI."""
     mi = _mi(major_incident_id)
-    if mi is None or mi.status != to_status:
-        # Moved on again before this ran: the later move's own signal speaks for the MI now.
+    if mi is None:
         return
     n = times_moved_to(mi, to_status)
     label = messages.STATUS_LABELS.get(to_status, to_status)
     steps: list[Callable[[], object]] = []
+    # Moved on again before this ran: the page and the chat hear of the later state from its
+    # own signal (the templates say the MI's state now); the resolution is still owed while
+    # the MI stays resolved or closed.
+    current = mi.status == to_status
 
-    if to_status not in SILENT_ON_STATUS_PAGE:
+    if current and to_status not in SILENT_ON_STATUS_PAGE:
 
         def status_page() -> None:
             with transaction.atomic():
@@ -165,9 +168,10 @@ def major_incident_state_changed(major_incident_id: int, from_status: str, to_st
                 context={"post": post},
             )
 
-    steps.append(war_room)
+    if current:
+        steps.append(war_room)
 
-    if to_status == MIStatus.RESOLVED:
+    if to_status == MIStatus.RESOLVED and mi.resolved_at is not None:
 
         def resolution() -> None:
             with transaction.atomic():

@@ -94,9 +94,7 @@ def test_a_security_mi_sends_nothing_before_legal_approves(
             incident_services.transition_major_incident(
                 mi=mi, to=MIStatus.INVESTIGATING, actor=alice
             )
-        assert (
-            not OutboxMessage.objects.filter(major_incident=mi).exclude(purpose="reminder").exists()
-        )
+        assert not OutboxMessage.objects.filter(major_incident=mi).exists()
         assert mail.outbox == []
         waiting = StakeholderUpdate.objects.filter(
             major_incident=mi, status=UpdateStatus.PENDING_APPROVAL
@@ -352,3 +350,24 @@ def test_an_escalation_reaches_the_incident_channel_and_the_targets_slack_id(
     )
     rows = OutboxMessage.objects.filter(major_incident=mi, purpose="escalation", channel="slack")
     assert set(rows.values_list("recipient", flat=True)) == {INCIDENT_CHANNEL, "U0ALICE"}
+
+
+def test_a_resolution_signal_that_runs_after_the_close_still_sends_the_resolution(
+    p1: Any, alice: Any, leadership: Any, committed: Any
+) -> None:
+    with freeze_time(T0):
+        mi = declared(p1, alice, committed)
+        # Resolved then closed without the receivers (as if they ran late), then the
+        # resolution's signal arrives: the resolution goes, the stale status page does not.
+        for to in (MIStatus.MONITORING,):
+            incident_services.transition_major_incident(mi=mi, to=to, actor=alice)
+        incident_services.transition_major_incident(
+            mi=mi, to=MIStatus.RESOLVED, actor=alice, override_stability=True, reason="fixed"
+        )
+        MajorIncident.objects.filter(pk=mi.pk).update(status=MIStatus.CLOSED)
+        with committed():
+            notifications.major_incident_state_changed(
+                mi.pk, MIStatus.MONITORING, MIStatus.RESOLVED
+            )
+    assert StakeholderUpdate.objects.filter(major_incident=mi, slot="resolution").exists()
+    assert not StakeholderUpdate.objects.filter(major_incident=mi, update_type="status_page")
