@@ -20,6 +20,7 @@ it once.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,20 +49,36 @@ from .dispatch import notify
 from .notifications import ensure_comms_state, numbered, times_moved_to
 from .updates import from_template
 
+logger = logging.getLogger(__name__)
+
 REMINDER_MINUTES = 5
 MISSED_FIRST_CUSTOMER_UPDATE = "first_customer_update_missed"
 
 
 def send_due_updates() -> dict[str, int]:
-    """Everything the cadence owes now; returns how many of each it did."""
+    """Everything the cadence owes now; returns how many of each it did, and how many MIs'
+    work failed (logged; the next tick tries them again)."""
     done: Counter[str] = Counter()
+    failed: list[int] = []
     _ensure_states()
-    done["reminders"] = _reminders()
-    done["cadence"] = _overdue_updates()
-    done["executive"] = _executive_updates()
-    done["first_customer_missed"] = _first_customer_target()
-    done["all_clear"] = _all_clears()
+    done["reminders"] = _reminders(failed)
+    done["cadence"] = _overdue_updates(failed)
+    done["executive"] = _executive_updates(failed)
+    done["first_customer_missed"] = _first_customer_target(failed)
+    done["all_clear"] = _all_clears(failed)
+    done["failed"] = len(failed)
     return dict(done)
+
+
+@contextmanager
+def _isolated(what: str, mi_id: int, failed: list[int]) -> Iterator[None]:
+    """One MI's failure (a template edited into one that no longer renders, a constraint) rolls
+    back that MI's work only and is logged; the other MIs still get theirs this minute."""
+    try:
+        yield
+    except Exception:
+        logger.exception("cadence: %s of major incident %s failed", what, mi_id)
+        failed.append(mi_id)
 
 
 def slot_time(due: datetime) -> str:
@@ -69,11 +86,11 @@ def slot_time(due: datetime) -> str:
 
 
 @contextmanager
-def _claimed(mi_id: int) -> Iterator[MajorIncident | None]:
+def _claimed(what: str, mi_id: int, failed: list[int]) -> Iterator[MajorIncident | None]:
     """A transaction holding the MI's incident and the MI (the lock order), or None when
     another process holds either: it is doing this MI's work now, and the next tick will see
     what it left."""
-    with transaction.atomic():
+    with _isolated(what, mi_id, failed), transaction.atomic():
         incident_id = (
             MajorIncident.objects.filter(pk=mi_id).values_list("incident_id", flat=True).first()
         )
@@ -110,7 +127,7 @@ def _ensure_states() -> None:
     )
 
 
-def _reminders() -> int:
+def _reminders(failed: list[int]) -> int:
     now = timezone.now()
     rows = (
         MajorIncident.objects.filter(
@@ -125,7 +142,7 @@ def _reminders() -> int:
     for mi in rows:
         due = mi.next_update_due_at
         assert due is not None
-        with transaction.atomic():
+        with _isolated("reminder", mi.pk, failed), transaction.atomic():
             state = ensure_comms_state(mi)
             # The claim: of two schedulers, the one whose UPDATE changed the row reminds.
             claimed = (
@@ -155,14 +172,14 @@ def _move_clock(mi: MajorIncident, due: datetime) -> None:
     )
 
 
-def _overdue_updates() -> int:
+def _overdue_updates(failed: list[int]) -> int:
     now = timezone.now()
     due_rows = MajorIncident.objects.filter(
         status__in=OPEN_MI_STATUSES, next_update_due_at__lte=now
     ).values_list("pk", "next_update_due_at")
     sent = 0
     for mi_id, due in list(due_rows):
-        with _claimed(mi_id) as mi:
+        with _claimed("cadence", mi_id, failed) as mi:
             if mi is None or not mi.is_open or mi.next_update_due_at != due:
                 continue  # another scheduler has it, or a person's update moved the clock
             slot = f"cadence:{slot_time(due)}"
@@ -204,7 +221,7 @@ def _has_audience(mi: MajorIncident, update_type: str) -> bool:
     return any(audience.recipients(mi, entry, on) for entry in plan.entries_for(mi, update_type))
 
 
-def _executive_updates() -> int:
+def _executive_updates(failed: list[int]) -> int:
     now = timezone.now()
     due_rows = CommsState.objects.filter(
         major_incident__status__in=OPEN_MI_STATUSES, next_executive_due_at__lte=now
@@ -212,7 +229,7 @@ def _executive_updates() -> int:
     sent = 0
     minutes = get_property("executive_update_cadence_minutes")
     for mi_id, due in list(due_rows):
-        with _claimed(mi_id) as mi:
+        with _claimed("executive", mi_id, failed) as mi:
             if mi is None or not mi.is_open:
                 continue
             # Re-read under the MI's lock: another scheduler may have done this one.
@@ -238,7 +255,7 @@ def _executive_updates() -> int:
     return sent
 
 
-def _first_customer_target() -> int:
+def _first_customer_target(failed: list[int]) -> int:
     now = timezone.now()
     target = timedelta(minutes=get_property("first_customer_update_target_minutes"))
     missed = TimelineEntry.objects.filter(
@@ -257,7 +274,7 @@ def _first_customer_target() -> int:
     )
     written = 0
     for mi_id in list(rows):
-        with _claimed(mi_id) as mi:
+        with _claimed("first_customer", mi_id, failed) as mi:
             if mi is None or mi.first_customer_update_at is not None:
                 continue
             if TimelineEntry.objects.filter(
@@ -279,7 +296,7 @@ def _first_customer_target() -> int:
     return written
 
 
-def _all_clears() -> int:
+def _all_clears(failed: list[int]) -> int:
     now = timezone.now()
     hours = get_property("recovery_monitoring_hours")
     # Not yet sent for this resolution (a regression and a second resolution earn another).
@@ -297,7 +314,7 @@ def _all_clears() -> int:
     )
     sent = 0
     for mi_id, resolved_at in list(rows):
-        with _claimed(mi_id) as mi:
+        with _claimed("all_clear", mi_id, failed) as mi:
             if mi is None or mi.status != MIStatus.RESOLVED or mi.resolved_at != resolved_at:
                 continue
             state = ensure_comms_state(mi)

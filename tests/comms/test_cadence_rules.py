@@ -261,3 +261,30 @@ def test_a_cancelled_mi_has_no_cadence(
             )
         clock.move_to(T0 + timedelta(hours=5))
         assert set(tick(committed).values()) == {0}
+
+
+def test_one_mi_that_fails_leaves_the_others_their_updates(
+    make_incident: Any, alice: Any, leadership: Any, committed: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from comms.services import cadence
+
+    with freeze_time(T0) as clock:
+        broken = declared(make_incident(impact=1, urgency=1), alice, committed)
+        fine = declared(make_incident(impact=1, urgency=1), alice, committed)
+        real = cadence.from_template
+
+        def from_template(*, mi: MajorIncident, **kwargs: Any) -> Any:
+            if mi.pk == broken.pk:
+                raise RuntimeError("template edited into one that breaks")
+            return real(mi=mi, **kwargs)
+
+        monkeypatch.setattr(cadence, "from_template", from_template)
+        clock.move_to(T0 + timedelta(minutes=30))
+        done = tick(committed)
+        assert (done["cadence"], done["failed"]) == (1, 1)
+        assert StakeholderUpdate.objects.filter(major_incident=fine, update_type="cadence").exists()
+        broken.refresh_from_db()
+        assert broken.next_update_due_at == T0 + timedelta(minutes=30)  # rolled back: retried
+        monkeypatch.setattr(cadence, "from_template", real)
+        clock.move_to(T0 + timedelta(minutes=31))
+        assert tick(committed)["cadence"] == 1
