@@ -330,10 +330,12 @@ def notify_people(
     occasion: str,
     people: Iterable[Any],
     context: dict[str, Any] | None = None,
+    security_fallback: messages.Parts | None = None,
 ) -> list[int]:
     """``dispatch.notify`` to named people as well as the plan's audience: the same template,
     channels and keys (``update_type:mi:occasion:channel:address``), so a person the plan names
-    too gets it once."""
+    too gets it once. ``security_fallback``: what the named people get from a security MI
+    whose update type has no security-safe template (the plan's audience still gets nothing)."""
     people = list(people)
     security = messages.security_templates(mi)
     ctx = messages.mi_context(mi, **(context or {}))
@@ -344,9 +346,12 @@ def notify_people(
             if channel not in on or channel not in PERSONAL_CHANNELS:
                 continue
             template = messages.template_for(update_type, channel, security=security)
-            if template is None:
+            if template is not None:
+                parts = messages.render(template, ctx)
+            elif security and security_fallback is not None:
+                parts = security_fallback
+            else:
                 continue
-            parts = messages.render(template, ctx)
             for address in _addresses(people, channel):
                 key = idempotency_key(update_type, mi.pk, occasion, channel, address)
                 rows[key] = NewMessage(
@@ -393,4 +398,19 @@ def escalation_triggered(
             occasion=f"escalation:{step_id}",
             people=people,
             context={"escalation_target": target_label, "escalation_reason": reason},
+            security_fallback=security_escalation(mi, target_label),
         )
+
+
+def security_escalation(mi: MajorIncident, target_label: str) -> messages.Parts:
+    """A security MI's escalation notice when no security-safe escalation template exists:
+    the responders it calls in must hear (security, legal, executives at once), but of nothing
+    beyond who is needed, by when, and where — no service, no impact, no reason."""
+    deadline = mi.declared_at + timedelta(hours=get_property("security_breach_notification_hours"))
+    return messages.Parts(
+        subject=f"[{mi.number}] Security incident: {target_label} needed",
+        current_impact=f"A security incident needs {target_label}.",
+        current_action=f"Breach notification deadline: {messages.clock(deadline)}.",
+        user_action=f"Join the war room: {messages.war_room_url(mi)}. Do not discuss the "
+        "incident outside the response team.",
+    )

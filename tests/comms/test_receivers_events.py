@@ -371,3 +371,25 @@ def test_a_resolution_signal_that_runs_after_the_close_still_sends_the_resolutio
             )
     assert StakeholderUpdate.objects.filter(major_incident=mi, slot="resolution").exists()
     assert not StakeholderUpdate.objects.filter(major_incident=mi, update_type="status_page")
+
+
+def test_a_security_mi_escalation_reaches_its_targets_without_detail(
+    p1: Any, alice: Any, lee: Any, committed: Any
+) -> None:
+    """The seed has no security-safe escalation template: the named responders still hear, in
+    the fixed words, and nothing about the service, the impact or the reason."""
+    with_email(lee, "lee@example.test")
+    step = EscalationStep.objects.get(policy__trigger="security", order=2)
+    EscalationStep.objects.filter(pk=step.pk).update(target_group=Group.objects.get(name="legal"))
+    with freeze_time(T0):
+        mi = declared(
+            p1, alice, committed, is_security=True, initial_impact_statement="Keys leaked on S3"
+        )
+        seen = len(mail.outbox)
+        with committed():
+            incident_services.evaluate_escalations()
+    legal = [m for m in mail.outbox[seen:] if m.to == ["lee@example.test"]]
+    assert len(legal) == 1
+    assert legal[0].subject == f"[{mi.number}] Security incident: Legal needed"
+    assert "Keys leaked" not in legal[0].body and "S3" not in legal[0].body
+    assert "Checkout" not in legal[0].body
