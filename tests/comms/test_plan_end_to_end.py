@@ -270,3 +270,29 @@ def test_a_met_first_customer_target_writes_nothing(
     assert not TimelineEntry.objects.filter(
         major_incident=mi, data__first_customer_update_missed=True
     ).exists()
+
+
+def test_the_initial_notification_reaches_the_departments_the_outage_reaches(
+    make_incident: Any, alice: Any, leadership: Any, committed: Any
+) -> None:
+    """The plan's "affected department heads": a department whose service depends on the
+    failing CI hears; one whose services the outage does not reach does not."""
+    from comms.models import StakeholderGroup
+    from incidents.models import CIDependency, ConfigurationItem
+
+    database = ConfigurationItem.objects.create(name="payments-db", kind="database")
+    checkout = ConfigurationItem.objects.create(name="Checkout", kind="application")
+    payroll = ConfigurationItem.objects.create(name="Payroll", kind="application")
+    CIDependency.objects.create(consumer=checkout, provider=database)
+    sales = StakeholderGroup.objects.create(
+        name="Sales", slug="sales", external_emails=["sales-head@partner.test"]
+    )
+    sales.services.add(checkout)
+    sales.users.add(person("usr_sally", "sally@example.test"))
+    hr = StakeholderGroup.objects.create(name="HR", slug="hr")
+    hr.services.add(payroll)
+    hr.users.add(person("usr_harry", "harry@example.test"))
+    incident = make_incident(impact=1, urgency=1, affected_ci=database)
+    with freeze_time(T0), committed():
+        declare(incident, alice)
+    assert sent_to() == sorted([*LEADERS, "sales-head@partner.test", "sally@example.test"])
