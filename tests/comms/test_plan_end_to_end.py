@@ -172,7 +172,7 @@ def test_the_default_plan_from_declaration_to_the_all_clear(
             "status_page:identified",
             "status_page:monitoring",
         ]
-        assert "Monitoring" in page.last().subject  # type: ignore[union-attr]
+        assert "Monitoring" in page.last().subject
 
         # Resolved after the stability period: everyone who heard anything hears it.
         clock.move_to(T0 + timedelta(minutes=91))
