@@ -146,6 +146,12 @@ class DraftSerializer(serializers.Serializer):
     security_templates = serializers.BooleanField(
         help_text="A security MI under investigation: the draft carries no technical detail"
     )
+    is_public = serializers.BooleanField(help_text="The plan shows this type on the status page")
+    sources = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What the war room said lately (command update, decisions, findings, roles), "
+        "to draw on; empty for a security MI under investigation",
+    )
 
     class Meta:
         ref_name = "UpdateDraft"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,7 @@ from incidents.selectors.actors import Actor
 from ..channels import TransportError, copilot
 from ..models import UpdateType
 from ..models.plan import DRAFT_TYPES
-from ..selectors import messages
+from ..selectors import messages, plan
 from .updates import MAX_PART, is_final
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,10 @@ class Draft:
     # Why the model's draft was not used ("" when it was, or when it was not asked).
     note: str = ""
     security_templates: bool = False
+    is_public: bool = False
+    # What the war room said lately, for the writer to draw on (never for a security MI under
+    # investigation); in the text only where the update is neither public nor a security MI's.
+    sources: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +97,7 @@ def _facts(mi: MajorIncident) -> list[str]:
     rows = (
         incident_selectors.mi_timeline(mi, newest_first=True)
         .filter(kind__in=list(_FACT_KINDS), major_incident=mi)
+        .select_related(None)
         .only("kind", "message", "created_at")[:_FACTS]
     )
     return [
@@ -107,7 +112,7 @@ def _shorten(text: str) -> str:
 
 def _roles(mi: MajorIncident) -> list[str]:
     return [
-        f"{row.get_role_display()}: {row.user.get_username()}"
+        f"{row.get_role_display()}: {row.user.get_full_name() or row.user.get_username()}"
         for row in incident_selectors.active_roles(mi)
     ]
 
@@ -132,6 +137,9 @@ def default_draft(mi: MajorIncident, update_type: str, *, now: datetime | None =
         context["user_action_default"] = (
             f"No action needed; the next update follows by {messages.clock(next_at)}."
         )
+    if not context["resolved_at"]:
+        # A resolution drafted before the MI is marked resolved: it is resolved as it is sent.
+        context["resolved_at"] = messages.clock(now)
     template = messages.template_for(update_type, security=secure)
     if template is not None:
         parts = messages.render(template, context)
@@ -148,13 +156,19 @@ def default_draft(mi: MajorIncident, update_type: str, *, now: datetime | None =
             }
         )
     body: list[str] = []
+    sources: list[str] = []
+    public = plan.is_public(mi, update_type)
     if not secure:
-        facts = _facts(mi)
-        if facts:
-            body += ["Latest from the war room:", *(f"- {fact}" for fact in facts)]
-        roles = _roles(mi)
-        if roles:
-            body += ["", "Response team:", *(f"- {role}" for role in roles)]
+        command = messages.latest_command_update(mi)
+        facts = ([f"Command update: {_shorten(command)}"] if command else []) + _facts(mi)
+        sources = facts + _roles(mi)
+        # The war room's words stay inside: in the text of an internal update only.
+        if not public:
+            if facts:
+                body += ["Latest from the war room:", *(f"- {fact}" for fact in facts)]
+            roles = _roles(mi)
+            if roles:
+                body += ["", "Response team:", *(f"- {role}" for role in roles)]
     return Draft(
         update_type=update_type,
         subject=parts.subject[:MAX_SUBJECT],
@@ -165,6 +179,8 @@ def default_draft(mi: MajorIncident, update_type: str, *, now: datetime | None =
         next_update_at=next_at,
         drafted_by=TEMPLATE,
         security_templates=secure,
+        is_public=public,
+        sources=sources,
     )
 
 
@@ -194,9 +210,13 @@ def _prompt(mi: MajorIncident, base: Draft) -> str:
             summary=mi.summary or incident.short_description,
             impact=mi.impact_statement,
             affected_users=incident.affected_users or 0,
-            latest_command_update=_shorten(messages.latest_command_update(mi)),
-            war_room=base.body,
+            war_room=base.sources,
         )
+        if base.is_public:
+            facts["rules"] = (
+                "This update is public (the status page): no names, hostnames, systems or "
+                "internal detail."
+            )
     return (
         "Improve the default draft using these facts (JSON). Keep every promise it makes "
         "(the next update time) unchanged.\n" + json.dumps(facts, ensure_ascii=False)
@@ -223,6 +243,8 @@ def _checked(answer: dict[str, Any], base: Draft) -> Draft:
         next_update_at=base.next_update_at,
         drafted_by=COPILOT,
         security_templates=base.security_templates,
+        is_public=base.is_public,
+        sources=base.sources,
         **values,
     )
 
