@@ -14,6 +14,7 @@ communications lead, ITSM managers) in its service, and a security MI's approval
 from __future__ import annotations
 
 from collections.abc import Callable
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -218,4 +219,3 @@ class CannedResponsesView(MajorIncidentResourceView):
         """The support team's canned response, rendered now with the latest public update."""
         rows = update_selectors.canned_responses(self.get_mi())
         return Response(CannedResponseSerializer(rows, many=True).data)
-

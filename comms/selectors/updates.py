@@ -85,7 +85,12 @@ def canned_responses(mi: MajorIncident, *, now: datetime | None = None) -> list[
     if template is None:
         return []
     public = messages.latest_public_update(mi)
-    parts = messages.render(template, messages.mi_context(mi, now=now))
+    context = messages.mi_context(mi, now=now)
+    if public is not None:
+        # What the public was last told (a security MI's, legal-approved), not the statement
+        # written at declaration: the support team repeats the status page.
+        context["public_impact"] = public.current_impact
+    parts = messages.render(template, context)
     text = "\n".join(
         part for part in (parts.current_impact, parts.current_action, parts.user_action) if part
     )

@@ -284,6 +284,8 @@ def draft_update(
         return base
     if not copilot.is_enabled():
         if drafter == COPILOT:
-            base.note = f"The drafting model is off ({copilot.off_reason()}); this is the template's draft."
+            base.note = (
+                f"The drafting model is off ({copilot.off_reason()}); this is the template's draft."
+            )
         return base
     return copilot_draft(mi, base)

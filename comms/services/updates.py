@@ -127,7 +127,9 @@ def create_update(
     )
 
 
-def write_update(*, mi: MajorIncident, actor: Actor, send: bool = False, **fields: Any) -> StakeholderUpdate:
+def write_update(
+    *, mi: MajorIncident, actor: Actor, send: bool = False, **fields: Any
+) -> StakeholderUpdate:
     """``create_update``, and with ``send`` ``send_update`` at once, in one transaction: a send
     refused (a security MI's update needs a legal approver) leaves no draft behind."""
     with transaction.atomic():

@@ -34,7 +34,6 @@ from warroom.web.common import form_key, may, mi_or_404, page_url, render_panel
 from ..channels import copilot
 from ..models import CommsState, StakeholderUpdate, UpdateStatus
 from ..models.plan import DRAFT_TYPES, UpdateType
-from ..selectors import messages as comms_messages
 from ..selectors import updates as update_selectors
 from ..services import drafting
 from ..services import updates as update_services
@@ -82,7 +81,10 @@ class UpdateForm(forms.Form):
         label="Next update (UTC)", help_text="Not needed for a resolution, all-clear or PIR."
     )
     body = forms.CharField(
-        max_length=20000, required=False, label="More detail", widget=forms.Textarea(attrs={"rows": 3})
+        max_length=20000,
+        required=False,
+        label="More detail",
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     drafted_by = forms.CharField(required=False, widget=forms.HiddenInput, max_length=32)
 
@@ -93,7 +95,9 @@ class UpdateForm(forms.Form):
 
 class DraftForm(forms.Form):
     update_type = forms.ChoiceField(
-        label="Draft a", choices=[(t, UpdateType(t).label) for t in DRAFT_TYPES]
+        label="Start from a draft of",
+        choices=[(t, UpdateType(t).label) for t in DRAFT_TYPES],
+        initial=UpdateType.CADENCE,
     )
     drafter = forms.ChoiceField(
         choices=[(d, d) for d in drafting.DRAFTERS], required=False, initial="template"
@@ -112,11 +116,16 @@ def _drafted(request: HttpRequest, mi: MajorIncident) -> dict[str, Any] | None:
     return dict(initial)
 
 
-def _write_form(request: HttpRequest, mi: MajorIncident) -> UpdateForm:
+def _forms(request: HttpRequest, mi: MajorIncident) -> tuple[UpdateForm, DraftForm]:
+    """The write form (a refused one as typed, else filled by a draft just made) and the draft
+    picker, set to the type just drafted."""
+    drafted = _drafted(request, mi)
+    picked = {"update_type": drafted["update_type"]} if drafted else {}
+    picker = DraftForm(prefix="draft", initial=picked or None)
     kept = restore(request, form_key(mi, FORM), UpdateForm, prefix="upd")
     if kept is not None:
-        return kept
-    return UpdateForm(prefix="upd", initial=_drafted(request, mi) or None)
+        return kept, picker
+    return UpdateForm(prefix="upd", initial=drafted or None), picker
 
 
 def _buttons(
@@ -154,23 +163,22 @@ def panel(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:
         }
         for update in rows
     ]
+    write_form, draft_form = _forms(request, mi) if may_write else (None, None)
     due = mi.next_update_due_at if mi.is_open else None
     state = CommsState.objects.filter(major_incident=mi).first() if mi.is_security else None
     investigating = mi.is_security and (state is None or state.investigation_completed_at is None)
     return {
         "updates_rows": listed,
         "updates_may_write": may_write,
-        "updates_form": _write_form(request, mi) if may_write else None,
-        "updates_draft_form": DraftForm(prefix="draft") if may_write else None,
+        "updates_form": write_form,
+        "updates_draft_form": draft_form,
         "updates_copilot": copilot.is_enabled(),
         "updates_next_due": due,
         "updates_overdue": due is not None and due <= now,
         "updates_canned": update_selectors.canned_responses(mi, now=now),
         "updates_security": mi.is_security,
         "updates_investigating": investigating,
-        "updates_may_complete": investigating
-        and (legal or can(request.user, "manage", mi)),
-        "updates_clock": comms_messages.clock,
+        "updates_may_complete": investigating and (legal or can(request.user, "manage", mi)),
     }
 
 

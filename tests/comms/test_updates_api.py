@@ -1,4 +1,4 @@
-"""The updates API: write, list, change, submit, approve, send, discard; who may; what is refused."""
+"""The updates API: write, list, change, submit, approve, send, discard; who may; what not."""
 
 from __future__ import annotations
 
@@ -249,7 +249,9 @@ def test_a_naive_or_invalid_next_update_time_is_a_400(
 
 
 @pytest.mark.parametrize("value", ["weekly", "", None, 3, "reminder", "canned_response"])
-def test_a_bad_type_is_a_400_naming_type(alice_api: APIClient, mi: MajorIncident, value: Any) -> None:
+def test_a_bad_type_is_a_400_naming_type(
+    alice_api: APIClient, mi: MajorIncident, value: Any
+) -> None:
     response = write(alice_api, mi, type=value)
     assert response.status_code == 400
     assert list(response.json()) == ["type"]

@@ -212,7 +212,9 @@ def test_an_outsider_gets_403_and_anonymous_a_login(
 def test_get_is_not_allowed_on_the_buttons(web: Any, alice: Any, mi: MajorIncident) -> None:
     update = write(mi, alice)
     assert web(alice).get(f"/war-rooms/{mi.number}/updates/{update.pk}/send/").status_code == 405
-    assert web(alice).post(f"/war-rooms/{mi.number}/updates/{update.pk}/explode/").status_code == 404
+    assert (
+        web(alice).post(f"/war-rooms/{mi.number}/updates/{update.pk}/explode/").status_code == 404
+    )
 
 
 def test_another_mi_s_update_is_a_404(
