@@ -288,6 +288,8 @@ def operate(request: HttpRequest, number: str, update_id: int, operation: str) -
 @requires("view", MajorIncident)
 def complete_investigation(request: HttpRequest, number: str) -> HttpResponse:
     mi = mi_or_404(request, number)
+    if not update_services.is_legal(request.user):
+        ensure(request.user, "manage", mi)
     if not mi.is_security:
         messages.error(request, f"{mi.number} is not a security incident.")
     else:
