@@ -282,3 +282,29 @@ def test_the_canned_response_follows_the_latest_public_update(
         services.send_update(update=update, actor=alice)
     html = page(web(alice), mi)
     assert "Payments are being re-routed." in html.split('data-testid="canned-response"')[1]
+
+
+def test_the_panel_takes_the_same_queries_for_2_and_8_updates(
+    web: Any, alice: Any, mi: MajorIncident, committed: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = web(alice)
+
+    def sent_one() -> None:
+        update = write(mi, alice)
+        with committed():
+            services.send_update(update=update, actor=alice)
+
+    sent_one()
+    write(mi, alice)
+    client.get(f"/war-rooms/{mi.number}/updates/")  # system properties cached, as in a worker
+    with CaptureQueriesContext(connection) as small:
+        client.get(f"/war-rooms/{mi.number}/updates/")
+    for _ in range(6):
+        sent_one()
+    with CaptureQueriesContext(connection) as large:
+        html = client.get(f"/war-rooms/{mi.number}/updates/").content.decode()
+    assert html.count('data-testid="update"') == 8
+    assert len(large) == len(small)
