@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -75,6 +76,13 @@ def _part(required: bool) -> TextField:
     )
 
 
+def _future(value: Any) -> Any:
+    # A promise of an update in the past is a typo (a wrong day or zone), not a plan.
+    if value is not None and value <= timezone.now():
+        raise serializers.ValidationError("The next update time must be in the future.")
+    return value
+
+
 class UpdateInputSerializer(InputSerializer):
     type = serializers.ChoiceField(choices=WRITABLE_TYPES)
     current_impact = _part(True)
@@ -97,6 +105,9 @@ class UpdateInputSerializer(InputSerializer):
     class Meta:
         ref_name = "StakeholderUpdateInput"
 
+    def validate_next_update_at(self, value: Any) -> Any:
+        return _future(value)
+
 
 class UpdateChangeSerializer(InputSerializer):
     current_impact = _part(False)
@@ -108,6 +119,9 @@ class UpdateChangeSerializer(InputSerializer):
 
     class Meta:
         ref_name = "StakeholderUpdateChange"
+
+    def validate_next_update_at(self, value: Any) -> Any:
+        return _future(value)
 
     def to_internal_value(self, data: Any) -> Any:
         values = super().to_internal_value(data)

@@ -88,6 +88,12 @@ class UpdateForm(forms.Form):
     )
     drafted_by = forms.CharField(required=False, widget=forms.HiddenInput, max_length=32)
 
+    def clean_next_update_at(self) -> datetime | None:
+        value: datetime | None = self.cleaned_data.get("next_update_at")
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("The next update time must be in the future.")
+        return value
+
     def clean_drafted_by(self) -> str:
         value = self.cleaned_data.get("drafted_by") or ""
         return value if value in (drafting.TEMPLATE, drafting.COPILOT) else ""

@@ -238,7 +238,15 @@ def test_a_missing_next_update_time_is_a_400_naming_it(
 
 
 @pytest.mark.parametrize(
-    "value", ["2030-01-01T10:30:00", "tomorrow", "2030-13-45T99:00:00Z", 1700000000, "9" * 500]
+    "value",
+    [
+        "2030-01-01T10:30:00",
+        "tomorrow",
+        "2030-13-45T99:00:00Z",
+        1700000000,
+        "9" * 500,
+        "2020-01-01T10:30:00Z",  # in the past
+    ],
 )
 def test_a_naive_or_invalid_next_update_time_is_a_400(
     alice_api: APIClient, mi: MajorIncident, value: Any

@@ -308,3 +308,36 @@ def test_the_panel_takes_the_same_queries_for_2_and_8_updates(
         html = client.get(f"/war-rooms/{mi.number}/updates/").content.decode()
     assert html.count('data-testid="update"') == 8
     assert len(large) == len(small)
+
+
+def test_a_next_update_time_in_the_past_is_refused_on_the_form(
+    web: Any, alice: Any, mi: MajorIncident
+) -> None:
+    response = web(alice).post(
+        f"/war-rooms/{mi.number}/updates/",
+        {**FORM, "upd-next_update_at": "2020-01-01T10:30"},
+        follow=True,
+    )
+    assert "must be in the future" in response.content.decode()
+    assert not StakeholderUpdate.objects.exists()
+
+
+def test_draft_with_the_assistant_shows_when_configured_and_falls_back_with_a_warning(
+    web: Any, alice: Any, mi: MajorIncident, stub: Any, settings: Any
+) -> None:
+    from tests.stub_http import Reply
+
+    client = web(alice)
+    assert "Draft with the assistant" not in page(client, mi)
+    settings.COPILOT_API_URL, settings.COPILOT_MODEL = stub.url, "m"
+    assert "Draft with the assistant" in page(client, mi)
+    stub.script("/chat/completions", Reply(503, "busy"))
+    response = client.post(
+        f"/war-rooms/{mi.number}/updates/draft/",
+        {"draft-update_type": "cadence", "draft-drafter": "copilot"},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "HTTP 503" in html and "Drafted by the template" in html
+    assert 'name="upd-drafted_by" value="template"' in html
+    assert len(stub.to("/chat/completions")) == 1
