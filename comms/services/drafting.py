@@ -117,11 +117,12 @@ def _roles(mi: MajorIncident) -> list[str]:
     ]
 
 
-# A security MI's PIR summary has no security-safe template: these words carry no detail.
+# A security MI's PIR summary has no security-safe template (the seeds have none): words that
+# carry no detail, for any type left without one.
 _SECURITY_FALLBACK = messages.Parts(
     subject="[{number}] Security incident: {label}",
     current_impact="A security incident affected {service}.",
-    current_action="The response team is handling it.",
+    current_action="The incident has been reviewed.",
     user_action="Do not discuss the incident outside the response team.",
 )
 
@@ -146,7 +147,7 @@ def default_draft(mi: MajorIncident, update_type: str, *, now: datetime | None =
     else:
         values = {
             "number": mi.number,
-            "label": context["status_label"],
+            "label": UpdateType(update_type).label,
             "service": context["service"],
         }
         parts = messages.Parts(
@@ -161,12 +162,12 @@ def default_draft(mi: MajorIncident, update_type: str, *, now: datetime | None =
     if not secure:
         command = messages.latest_command_update(mi)
         facts = ([f"Command update: {_shorten(command)}"] if command else []) + _facts(mi)
-        sources = facts + _roles(mi)
+        roles = _roles(mi)
+        sources = facts + roles
         # The war room's words stay inside: in the text of an internal update only.
         if not public:
             if facts:
                 body += ["Latest from the war room:", *(f"- {fact}" for fact in facts)]
-            roles = _roles(mi)
             if roles:
                 body += ["", "Response team:", *(f"- {role}" for role in roles)]
     return Draft(

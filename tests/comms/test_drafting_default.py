@@ -233,3 +233,15 @@ def test_a_finished_mi_drafts_only_final_updates(alice_api: APIClient, mi: Major
     assert alice_api.post(drafts_url(mi), {"type": "cadence"}, format="json").status_code == 409
     ok = alice_api.post(drafts_url(mi), {"type": "resolution"}, format="json")
     assert ok.status_code == 200 and ok.json()["next_update_at"] is None
+
+
+def test_a_security_mi_speaks_in_its_security_templates(
+    security_mi: MajorIncident, alice: Any
+) -> None:
+    cadence = draft(security_mi, alice, "cadence")
+    assert cadence.subject == f"[{security_mi.number}] Security incident update"
+    assert cadence.current_action == "The investigation continues."
+    # No security-safe PIR template is seeded: fixed words without detail.
+    pir = draft(security_mi, alice, "pir_summary")
+    assert pir.subject == f"[{security_mi.number}] Security incident: PIR summary"
+    assert pir.current_impact == "A security incident affected Checkout returns 503."
