@@ -26,6 +26,7 @@ pytestmark = [
 User = get_user_model()
 SHOT = Path("/tmp/updates_panel.png")
 FORM_SHOT = Path("/tmp/updates_panel_form.png")
+PHONE_SHOT = Path("/tmp/updates_panel_phone.png")
 
 
 @pytest.fixture
@@ -121,6 +122,7 @@ def test_a_second_draft_waits_for_approval_and_the_reader_sees_no_buttons(
         "Pending approval"
     )
     assert page.evaluate(OVERFLOW) == {"fits": True, "wide": []}
+    page.locator("#updates").screenshot(path=str(PHONE_SHOT))
     tina = make_user("usr_tina_tech", "technician")
     reader = _open(chromium, live_server.url, tina, _url(room), PHONE)
     assert reader.locator("[data-testid=update-form]").count() == 0
