@@ -341,3 +341,16 @@ def test_draft_with_the_assistant_shows_when_configured_and_falls_back_with_a_wa
     assert "HTTP 503" in html and "Drafted by the template" in html
     assert 'name="upd-drafted_by" value="template"' in html
     assert len(stub.to("/chat/completions")) == 1
+
+
+def test_an_automatic_update_is_badged_and_says_where_its_words_came_from(
+    web: Any, alice: Any, mi: MajorIncident, committed: Any
+) -> None:
+    with committed():
+        update = services.from_template(mi=mi, update_type="initial", slot="initial")
+    assert update is not None
+    html = page(web(alice), mi)
+    row = html.split(f'id="update-{update.pk}"')[1].split("</li>")[0]
+    assert 'data-testid="update-automatic"' in row
+    assert "From the pre-approved template" in row
+    assert 'data-testid="updates-next-due"' in html
