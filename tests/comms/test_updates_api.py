@@ -400,3 +400,15 @@ def test_the_investigation_is_marked_complete_by_legal_or_the_ic(
     assert again.json() == response.json()
     ordinary = f"/api/major-incidents/{mi.number}/security-investigation/complete/"
     assert bearer_client(lee).post(ordinary).status_code == 409
+
+
+def test_itsm_managers_and_super_admins_write_any_mi_s_updates(
+    sam_api: APIClient, mi: MajorIncident, person: Any
+) -> None:
+    manager = bearer_client(person("usr_mia_manager", "itsm_manager"))
+    assert write(manager, mi).status_code == 201
+    assert write(sam_api, mi).status_code == 201
+    drafted = sam_api.post(
+        f"/api/major-incidents/{mi.number}/drafts/", {"type": "initial"}, format="json"
+    )
+    assert drafted.status_code == 200
