@@ -353,6 +353,8 @@ SPECTACULAR_SETTINGS = {
         "CandidateStatusEnum": "incidents.models.CandidateStatus",
         "WarRoomLevelEnum": "warroom.models.Level",
         "ActionItemStatusEnum": "warroom.models.ActionStatus",
+        "StakeholderUpdateTypeEnum": "comms.services.updates.WRITABLE_TYPES",
+        "UpdateDraftTypeEnum": "comms.models.plan.DRAFT_TYPES",
     },
 }
 
