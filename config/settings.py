@@ -8,6 +8,7 @@ friends. A half-configured integration is an error at start-up.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -174,7 +175,15 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Email -------------------------------------------------------------------------------------
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+# EMAIL_BACKEND takes a short name ("smtp", "ses", "file", "console") or a dotted path.
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "ses": "anymail.backends.amazon_ses.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}
+_email_backend = env.str("EMAIL_BACKEND", default="file")
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend, _email_backend)
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -191,6 +200,20 @@ AWS_ENDPOINT_URL = env.str("AWS_ENDPOINT_URL", default="")
 MIM_SNS_TOPIC_ARN = env.str("MIM_SNS_TOPIC_ARN", default="")
 if MIM_SNS_TOPIC_ARN and not AWS_REGION:
     raise ImproperlyConfigured("MIM_SNS_TOPIC_ARN set without AWS_REGION")
+# --- Email through Amazon SES (comms/channels/email.py, aws.py) ---
+if EMAIL_BACKEND.startswith("anymail.backends.amazon_ses") and not AWS_REGION:
+    raise ImproperlyConfigured("EMAIL_BACKEND=ses set without AWS_REGION")
+# anymail's SES backend for any Django send_mail; the comms channel passes the same parameters.
+ANYMAIL = {
+    "AMAZON_SES_CLIENT_PARAMS": {
+        "region_name": AWS_REGION or None,
+        **({"endpoint_url": AWS_ENDPOINT_URL} if AWS_ENDPOINT_URL else {}),
+    },
+}
+# Sends per second across all workers; 0 = the account's MaxSendRate (SES GetAccount).
+MIM_SES_SEND_RATE = env.float("MIM_SES_SEND_RATE", default=0.0)
+if MIM_SES_SEND_RATE < 0:
+    raise ImproperlyConfigured("MIM_SES_SEND_RATE must be 0 (the account's rate) or positive")
 SLACK_BOT_TOKEN = env_secret("SLACK_BOT_TOKEN")
 SLACK_API_URL = env.str(
     "SLACK_API_URL", default="https://slack.com/api/" if SLACK_BOT_TOKEN else ""
@@ -205,6 +228,16 @@ STATUSPAGE_API_KEY = env_secret("STATUSPAGE_API_KEY")
 STATUSPAGE_PAGE_ID = env.str("STATUSPAGE_PAGE_ID", default="")
 if bool(STATUSPAGE_API_KEY) != bool(STATUSPAGE_PAGE_ID):
     raise ImproperlyConfigured("STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID are set together")
+# The Statuspage components an MI sets, by the name of the business-service CI they stand for,
+# as JSON: {"Checkout": "ftgks51sfs2d"}. A CI not named here leaves the page's components alone.
+try:
+    STATUSPAGE_COMPONENTS = json.loads(env.str("STATUSPAGE_COMPONENTS", default="") or "{}")
+except ValueError as exc:
+    raise ImproperlyConfigured(f"STATUSPAGE_COMPONENTS is not JSON: {exc}") from None
+if not isinstance(STATUSPAGE_COMPONENTS, dict) or not all(
+    isinstance(v, str) for v in STATUSPAGE_COMPONENTS.values()
+):
+    raise ImproperlyConfigured("STATUSPAGE_COMPONENTS maps CI names to component ids (strings)")
 # Generic signed webhooks: each stakeholder group names its URL; this key signs them all.
 MIM_WEBHOOK_SECRET = env_secret("MIM_WEBHOOK_SECRET")
 # The optional drafting model (an OpenAI-compatible chat-completions endpoint).
@@ -320,6 +353,8 @@ SPECTACULAR_SETTINGS = {
         "CandidateStatusEnum": "incidents.models.CandidateStatus",
         "WarRoomLevelEnum": "warroom.models.Level",
         "ActionItemStatusEnum": "warroom.models.ActionStatus",
+        "StakeholderUpdateTypeEnum": "comms.services.updates.WRITABLE_TYPES",
+        "UpdateDraftTypeEnum": "comms.models.plan.DRAFT_TYPES",
     },
 }
 

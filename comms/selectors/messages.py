@@ -164,7 +164,7 @@ def template_for(
 
 def render_text(text: str, context: dict[str, Any], *, what: str = "template") -> str:
     try:
-        return _ENGINE.from_string(text).render(Context(context)).strip()
+        return _ENGINE.from_string(text).render(Context(context, autoescape=False)).strip()
     except TemplateSyntaxError as exc:
         raise DomainError(f"The {what} does not render: {exc}") from exc
 

@@ -86,6 +86,9 @@ def _final(update_type: str) -> bool:
     return update_type in (UpdateType.RESOLUTION, UpdateType.ALL_CLEAR, UpdateType.PIR_SUMMARY)
 
 
+is_final = _final
+
+
 def create_update(
     *,
     mi: MajorIncident,
@@ -122,6 +125,18 @@ def create_update(
         drafted_by=drafted_by,
         **cleaned,
     )
+
+
+def write_update(
+    *, mi: MajorIncident, actor: Actor, send: bool = False, **fields: Any
+) -> StakeholderUpdate:
+    """``create_update``, and with ``send`` ``send_update`` at once, in one transaction: a send
+    refused (a security MI's update needs a legal approver) leaves no draft behind."""
+    with transaction.atomic():
+        update = create_update(mi=mi, actor=actor, **fields)
+        if send:
+            update = send_update(update=update, actor=actor)
+    return update
 
 
 def edit_update(*, update: StakeholderUpdate, actor: Actor, **fields: Any) -> StakeholderUpdate:

@@ -5,3 +5,10 @@ from __future__ import annotations
 
 def register() -> None:
     """Add comms' panels to the war-room page (``CommsConfig.ready`` calls it)."""
+    from warroom.web.page import ExtraPanel, register_panel
+
+    from . import updates
+
+    register_panel(
+        ExtraPanel(slot="main", area="updates", template=updates.TEMPLATE, context=updates.panel)
+    )

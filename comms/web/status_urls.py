@@ -1,7 +1,26 @@
-"""The public status page, mounted at /status/ (no login)."""
+"""The public status page, mounted at /status/ (no login): the page, our summary.json, and the
+Statuspage-compatible API v2 under api/v2/."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+
+from . import status
 
 app_name = "status"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+V2 = (
+    "summary",
+    "status",
+    "components",
+    "incidents",
+    "incidents/unresolved",
+    "scheduled-maintenances",
+    "scheduled-maintenances/upcoming",
+    "scheduled-maintenances/active",
+)
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", status.page, name="page"),
+    path("summary.json", status.summary, name="summary"),
+    *(path(f"api/v2/{name}.json", status.view_of(f"v2/{name}"), name=f"v2-{name}") for name in V2),
+    path("api/v2/<path:rest>", status.not_found),
+]

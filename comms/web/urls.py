@@ -2,6 +2,8 @@
 
 from django.urls import URLPattern, URLResolver
 
+from . import updates
+
 app_name = "comms"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [*updates.urlpatterns]

@@ -145,3 +145,29 @@ def affected_users_by_ci(ci_ids: Iterable[int]) -> dict[int, int]:
             ids,
         )
         return {int(root): int(users) for root, users in cursor.fetchall()}
+
+
+def reached_of_kind(ci_ids: Iterable[int], kind: str) -> dict[int, set[int]]:
+    """For each of ``ci_ids``, the CIs of ``kind`` its outage reaches (itself included): the
+    status page's question "which business services does this MI take down?", one statement
+    for all the MIs a page shows. A CI that reaches none is left out."""
+    ids = sorted(set(ci_ids))
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE {_seeds(ids)},
+            reach(root, id) AS (
+                SELECT id, id FROM seed
+                UNION
+                SELECT r.root, d.consumer_id FROM {_DEP} d JOIN reach r ON d.provider_id = r.id
+            )
+            SELECT r.root, r.id FROM reach r JOIN {_CI} ci ON ci.id = r.id WHERE ci.kind = %s
+            """,
+            [*ids, kind],
+        )
+        reached: dict[int, set[int]] = {}
+        for root, ci_id in cursor.fetchall():
+            reached.setdefault(int(root), set()).add(int(ci_id))
+        return reached

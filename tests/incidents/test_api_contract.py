@@ -95,6 +95,16 @@ def world(alice: Any, make_incident: Any, make_ci: Any) -> dict[str, Any]:
     ]
     for version in range(2):
         warroom_services.save_scratchpad(mi=mi, actor=alice, text=f"v{version}", version=version)
+    # Stakeholder updates (issue 8): two drafts, so that they page.
+    from comms import services as comms_services
+
+    updates = [
+        comms_services.create_update(
+            mi=mi, actor=alice, update_type="resolution", current_impact=f"Impact {i}",
+            current_action="Acting", user_action="Wait", next_update_at=None,
+        )
+        for i in range(2)
+    ]  # fmt: skip
     return {
         "number": incident.number,
         "incident": incident,
@@ -106,6 +116,7 @@ def world(alice: Any, make_incident: Any, make_ci: Any) -> dict[str, Any]:
         "change": changes[0],
         "role_id": role.pk,
         "item_id": items[0].pk,
+        "update_id": updates[0].pk,
     }
 
 
@@ -128,6 +139,7 @@ def fill(path: str, world: dict[str, Any]) -> str:
         .replace("{key}", "pir_delay_hours")
         .replace("{role_id}", str(world["role_id"]))
         .replace("{item_id}", str(world["item_id"]))
+        .replace("{update_id}", str(world["update_id"]))
         .replace("{version}", "1")
     )
 
@@ -404,6 +416,7 @@ UNPAGINATED = {
     "/api/major-incidents/{number}/roles/",  # the MI's active role holders
     "/api/major-incidents/{number}/checkpoints/",  # the MI's first-hour checkpoints (seven)
     "/api/major-incidents/{number}/threads/",  # the MI's threads: a handful per outage
+    "/api/major-incidents/{number}/canned-responses/",  # one per MI, rendered on request
 }
 # Read by cursor, newest first, and polled with ?since= (the war room's timeline).
 CURSOR_PAGINATED = {"/api/major-incidents/{number}/timeline/"}
@@ -508,6 +521,16 @@ CONFLICTS = {
     ("POST", "/api/major-incidents/{number}/action-items/"),
     ("PATCH", "/api/major-incidents/{number}/action-items/{item_id}/"),
     ("POST", "/api/major-incidents/{number}/bridge/attendees/"),
+    # Stakeholder updates (issue 8): a sent or discarded update, a finished MI, a security MI's
+    # update not approved by legal yet, an MI that is no security incident.
+    ("POST", "/api/major-incidents/{number}/updates/"),
+    ("PATCH", "/api/major-incidents/{number}/updates/{update_id}/"),
+    ("POST", "/api/major-incidents/{number}/updates/{update_id}/submit/"),
+    ("POST", "/api/major-incidents/{number}/updates/{update_id}/approve/"),
+    ("POST", "/api/major-incidents/{number}/updates/{update_id}/send/"),
+    ("POST", "/api/major-incidents/{number}/updates/{update_id}/discard/"),
+    ("POST", "/api/major-incidents/{number}/drafts/"),
+    ("POST", "/api/major-incidents/{number}/security-investigation/complete/"),
 }
 
 

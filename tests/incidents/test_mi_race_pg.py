@@ -116,6 +116,9 @@ def _run_two_at_once(
         "DATABASE_URL": _database_url(),
         "CACHE_URL": "locmemcache://",
         "CELERY_TASK_ALWAYS_EAGER": "true",
+        # Warnings and errors only: the scripts' stderr must stay empty, and comms' receivers
+        # (declarations, escalations) log at INFO which channels are off.
+        "LOG_LEVEL": "WARNING",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "DB_CONN_MAX_AGE": "0",
         "MIM_VAR_DIR": str(tmp_path / "var"),

@@ -63,6 +63,8 @@ DECLARE = _ok(302, *_MANAGERS)
 # The MI's team writes its war room (post_timeline), whatever their role; managers run every MI.
 POST_MI = _ok(302, *_MANAGERS, "ian", "sue", "gus")
 DECLARE_PAGE = _ok(200, *_MANAGERS)
+# Stakeholder updates: the MI's IC (its communications lead, had it one) and ITSM managers.
+SEND_MI = _ok(302, *_MANAGERS, "ian")
 EVERYONE = codes(**dict.fromkeys(PERSONAS, 302))
 LOGIN_PAGE = codes(**dict.fromkeys(PERSONAS, 200))
 # The war room's post form, shown to those who may post.
@@ -201,6 +203,17 @@ MATRIX: list[Case] = [
      {"name": "Database"}, POST_MI),
     ("checkpoint tick", "warroom:checkpoint_tick", "post",
      "/war-rooms/{mi}/checkpoints/{checkpoint}/", {"done": "1"}, POST_MI),
+    # The stakeholder-updates panel (issue 8): whoever may send the MI's updates writes them.
+    ("updates panel", "comms:updates", "get", "/war-rooms/{mi}/updates/", None, READ_MI),
+    ("update write", "comms:updates", "post", "/war-rooms/{mi}/updates/",
+     {"upd-update_type": "resolution", "upd-current_impact": "Back", "upd-current_action": "Done",
+      "upd-user_action": "Retry"}, SEND_MI),
+    ("update draft", "comms:updates_draft", "post", "/war-rooms/{mi}/updates/draft/",
+     {"draft-update_type": "cadence", "draft-drafter": "template"}, SEND_MI),
+    ("update operation", "comms:update_operation", "post",
+     "/war-rooms/{mi}/updates/{update}/submit/", {}, SEND_MI),
+    ("investigation complete", "comms:updates_investigation_complete", "post",
+     "/war-rooms/{mi}/updates/investigation-complete/", {}, _ok(302, *_MANAGERS, "ian", "lee")),
 ]  # fmt: skip
 
 # Cases whose answer for legal the README changes from today's grants: (case, permission whose
@@ -244,6 +257,12 @@ def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> d
 
     warroom_services.save_scratchpad(mi=mi, actor=alice, text="First notes", version=0)
     item = warroom_services.add_action_item(mi=mi, actor=alice, title="Fail over DB")
+    from comms import services as comms_services
+
+    update = comms_services.create_update(
+        mi=mi, actor=alice, update_type="resolution", current_impact="Back",
+        current_action="Done", user_action="Retry", next_update_at=None,
+    )  # fmt: skip
     return {
         "users": {
             "oscar": oscar,
@@ -266,6 +285,7 @@ def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> d
             "candidate": candidate.pk,
             "checkpoint": checkpoint.pk,
             "item": item.pk,
+            "update": update.pk,
             # A poll from before the first row: every reader gets the rows (200), not a 204.
             "since": war_room_timeline.encode_cursor(war_room_timeline.SINCE, 0),
         },
