@@ -1,4 +1,5 @@
-"""The comms part of the demo data (``manage.py seed_demo`` runs it after its own). Idempotent.
+"""The comms part of the demo data (``manage.py seed_demo`` runs it: the people before it declares
+the demo MI, the rest after). Idempotent.
 
 Who hears of the demo MI and what they heard: IT leadership with two people, a Payments
 department that depends on the Checkout service (which the demo MI's outage reaches), an
@@ -13,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -56,10 +57,20 @@ CADENCE_UPDATE = {
 class Command(BaseCommand):
     help = "Create (or complete) the comms demo data: stakeholders, the demo MI's updates."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--before-major-incidents",
+            action="store_true",
+            help="Only the people and groups (seed_demo runs this before it declares the demo "
+            "MI, so that the declaration's notifications reach them).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
             people = self._people()
             self._groups(people)
+            if options["before_major_incidents"]:
+                return
             mi = self._demo_mi()
             sent = self._updates(mi, people) if mi is not None else 0
         self.stdout.write(

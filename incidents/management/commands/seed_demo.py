@@ -113,14 +113,20 @@ class Command(BaseCommand):
             cis = self._cmdb()
             made = self._incidents(cis, users)
             self._roster(users)
+            # The higher apps' people first (comms' stakeholders), so that the demo MI's
+            # declaration notifies them; what builds on the MIs follows below.
+            self._higher_apps("--before-major-incidents")
             self._major_incidents(cis, users)
         self.stdout.write(
             f"demo data ready: {len(cis)} CIs, {len(users)} users, {made} new incidents"
         )
-        # The higher apps' demo data (comms' stakeholders and updates, …), each a command named
-        # seed_demo_<app> that builds on these rows: called by name, so this app imports none.
+        self._higher_apps()
+
+    def _higher_apps(self, *args: str) -> None:
+        """The higher apps' demo data, each a command named ``seed_demo_<app>`` (taking
+        ``--before-major-incidents``): called by name, so this app imports none of them."""
         for name in sorted(n for n in get_commands() if n.startswith("seed_demo_")):
-            call_command(name, stdout=self.stdout, stderr=self.stderr)
+            call_command(name, *args, stdout=self.stdout, stderr=self.stderr)
 
     def _users(self) -> dict[str, Any]:
         user_model = get_user_model()
