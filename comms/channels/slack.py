@@ -244,14 +244,12 @@ class SlackChannel(Channel):
     name = "slack"
 
     def off_reason(self) -> str:
-        if not settings.SLACK_BOT_TOKEN:
-            return "SLACK_BOT_TOKEN is unset"
-        return "" if settings.SLACK_API_URL else "SLACK_API_URL is unset"
+        return "" if settings.SLACK_BOT_TOKEN else "SLACK_BOT_TOKEN is unset"
 
     def client(self) -> WebClient:
         # A client per call: cheap (no connection pool in the urllib transport), and it follows
         # the settings of the moment.
-        base_url = settings.SLACK_API_URL
+        base_url = settings.SLACK_API_URL or "https://slack.com/api/"
         return WebClient(
             token=settings.SLACK_BOT_TOKEN,
             base_url=base_url if base_url.endswith("/") else base_url + "/",

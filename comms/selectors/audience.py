@@ -122,7 +122,8 @@ def recipients(
             addresses = _emails(mi, entry, groups)
         elif channel == ChannelName.SLACK:
             addresses = [g.slack_channel for g in groups if g.slack_channel]
-            addresses.append(INCIDENT_CHANNEL)
+            if not mi.is_security:  # a security MI has no incident channel (decisions.md)
+                addresses.append(INCIDENT_CHANNEL)
             if entry.roles:
                 holders = [
                     r.user_id for r in incident_selectors.active_roles(mi) if r.role in entry.roles
@@ -134,7 +135,7 @@ def recipients(
                     )
                     if slack_id
                 ]
-                if entry.update_type in ("reminder", "executive"):
+                if entry.update_type in ("reminder", "executive") and not mi.is_security:
                     addresses.remove(INCIDENT_CHANNEL)  # a personal note, not for the channel
         elif channel == ChannelName.SNS:
             addresses = [g.sns_topic_arn for g in groups if g.sns_topic_arn]

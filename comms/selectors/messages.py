@@ -120,7 +120,8 @@ def mi_context(mi: MajorIncident, *, now: datetime | None = None, **extra: Any) 
         "public_impact": (
             f"Some users may be unable to use {service}." if secure else mi.impact_statement
         ),
-        "affected_users": incident.affected_users or 0,
+        # "48,210", or "" when nobody is counted (templates test it with {% if %}).
+        "affected_users": f"{incident.affected_users:,}" if incident.affected_users else "",
         "status": mi.status,
         "status_label": STATUS_LABELS.get(mi.status, mi.status),
         "status_phrase": STATUS_PHRASES.get(mi.status, mi.status),
