@@ -22,5 +22,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", status.page, name="page"),
     path("summary.json", status.summary, name="summary"),
     *(path(f"api/v2/{name}.json", status.view_of(f"v2/{name}"), name=f"v2-{name}") for name in V2),
-    path("api/v2/<path:rest>", status.not_found),
+    path("api/v2/<path:rest>", status.not_found, name="v2-not-found"),
 ]

@@ -67,6 +67,18 @@ DECLARE_PAGE = _ok(200, *_MANAGERS)
 SEND_MI = _ok(302, *_MANAGERS, "ian")
 EVERYONE = codes(**dict.fromkeys(PERSONAS, 302))
 LOGIN_PAGE = codes(**dict.fromkeys(PERSONAS, 200))
+# The public status page: everyone, logged in or not (tests/comms/test_status_http.py for more).
+PUBLIC = codes(**dict.fromkeys(PERSONAS, 200))
+_STATUS_V2 = (
+    "summary",
+    "status",
+    "components",
+    "incidents",
+    "incidents/unresolved",
+    "scheduled-maintenances",
+    "scheduled-maintenances/upcoming",
+    "scheduled-maintenances/active",
+)
 # The war room's post form, shown to those who may post.
 POST_MI_FORM = _ok(200, *_MANAGERS, "ian", "sue", "gus")
 STAFF = codes(**{**dict.fromkeys(PERSONAS, "admin login"), "alice": 200, "sam": 200})
@@ -125,6 +137,15 @@ MATRIX: list[Case] = [
     ("home", "home", "get", "/", None, EVERYONE),
     ("login page", "login", "get", "/accounts/login/", None, LOGIN_PAGE),
     ("logout", "logout", "post", "/accounts/logout/", {}, EVERYONE),
+    ("status page", "status:page", "get", "/status/", None, PUBLIC),
+    ("status summary", "status:summary", "get", "/status/summary.json", None, PUBLIC),
+    *(
+        (f"status v2 {name}", f"status:v2-{name}", "get", f"/status/api/v2/{name}.json", None,
+         PUBLIC)
+        for name in _STATUS_V2
+    ),
+    ("status v2 unknown", "status:v2-not-found", "get", "/status/api/v2/nope.json", None,
+     codes(**dict.fromkeys(PERSONAS, 404))),
     ("admin index", "admin", "get", "/admin/", None, STAFF),
     ("incident list", "incidents:list", "get", "/incidents/", None, READ_INCIDENTS),
     ("incident new form", "incidents:create", "get", "/incidents/new/", None, WORK_PAGE),
