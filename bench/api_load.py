@@ -322,20 +322,9 @@ def client_main(config: dict[str, Any]) -> dict[str, Any]:
                         payload = post_body(rng, i, config["ci_ids"], config["usernames"])
                     body = json.dumps(payload)
                     request_headers["Content-Type"] = "application/json"
-                started = time.perf_counter()
-                try:
-                    conn.request(
-                        config["method"], config["path"], body=body, headers=request_headers
-                    )
-                    response = conn.getresponse()
-                    content = response.read()
-                    status = response.status
-                    if response.will_close:
-                        conn.close()  # gunicorn's sync workers close after every response
-                except (OSError, http.client.HTTPException) as exc:
-                    conn.close()
-                    status, content = 0, repr(exc).encode()
-                elapsed = time.perf_counter() - started
+                status, content, elapsed = benchlib.timed_request(
+                    conn, config["method"], config["path"], body=body, headers=request_headers
+                )
                 with lock:
                     latencies.append(elapsed)
                     statuses[status] += 1

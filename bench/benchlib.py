@@ -285,6 +285,31 @@ class CpuMeter:
         }
 
 
+def timed_request(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    *,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes, float]:
+    """One request on a kept-alive connection: (status, body, seconds). A transport error is
+    status 0 with the error as the body; the connection is closed when the server closes it
+    (gunicorn's sync workers close after every response) or on error, and reopens on next use."""
+    started = time.perf_counter()
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        content = response.read()
+        status = response.status
+        if response.will_close:
+            conn.close()
+    except (OSError, http.client.HTTPException) as exc:
+        conn.close()
+        status, content = 0, repr(exc).encode()
+    return status, content, time.perf_counter() - started
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

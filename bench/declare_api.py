@@ -119,18 +119,9 @@ def client_main(config: dict[str, Any]) -> dict[str, Any]:
                 if i >= len(numbers):
                     return
                 payload = json.dumps(body(numbers[i], managers[i % len(managers)]))
-                started = time.perf_counter()
-                try:
-                    conn.request("POST", PATH, body=payload, headers=headers)
-                    response = conn.getresponse()
-                    content = response.read()
-                    status = response.status
-                    if response.will_close:
-                        conn.close()  # gunicorn's sync workers close after every response
-                except (OSError, http.client.HTTPException) as exc:
-                    conn.close()
-                    status, content = 0, repr(exc).encode()
-                elapsed = time.perf_counter() - started
+                status, content, elapsed = benchlib.timed_request(
+                    conn, "POST", PATH, body=payload, headers=headers
+                )
                 with lock:
                     latencies.append(elapsed)
                     statuses[status] += 1

@@ -146,18 +146,9 @@ def client_main(config: dict[str, Any]) -> dict[str, Any]:
         start.wait()
         try:
             while time.monotonic() < deadline[0]:
-                began = time.perf_counter()
-                try:
-                    conn.request("GET", path, headers={"Accept-Encoding": "identity"})
-                    response = conn.getresponse()
-                    content = response.read()
-                    status = response.status
-                    if response.will_close:
-                        conn.close()  # gunicorn's sync workers close after every response
-                except (OSError, http.client.HTTPException) as exc:
-                    conn.close()
-                    status, content = 0, repr(exc).encode()
-                elapsed = time.perf_counter() - began
+                status, content, elapsed = benchlib.timed_request(
+                    conn, "GET", path, headers={"Accept-Encoding": "identity"}
+                )
                 with lock:
                     latencies.append(elapsed)
                     statuses[status] += 1

@@ -33,7 +33,7 @@ from incidents.models import MajorIncident, UserProfile
 
 from ..models import IncidentChannel, OutboxMessage, OutboxStatus
 from ..selectors.audience import INCIDENT_CHANNEL
-from ..selectors.messages import clock, war_room_url
+from ..selectors.messages import clock, next_update_label, war_room_url
 from .base import Channel, Sent, TransportError
 
 logger = logging.getLogger(__name__)
@@ -105,16 +105,6 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _next_update(payload: dict[str, Any]) -> str:
-    value = payload.get("next_update_at")
-    if not value:
-        return ""
-    try:
-        return clock(datetime.fromisoformat(value))
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def blocks_for(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The text fallback (notifications, screen readers) and the Block Kit blocks of a message:
     a header, the four parts, the body, and a link to the war room."""
@@ -129,7 +119,7 @@ def blocks_for(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         ("Current impact", parts.get("current_impact", "")),
         ("What we are doing", parts.get("current_action", "")),
         ("What you should do", parts.get("user_action", "")),
-        ("Next update", _next_update(payload)),
+        ("Next update", next_update_label(payload)),
     ]
     for label, value in fields:
         if value:

@@ -8,28 +8,17 @@ HTML to inject into and Teams renders TextBlocks without following raw markup.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 
 from ..models import OutboxMessage
-from ..selectors.messages import clock
+from ..selectors.messages import next_update_label
 from . import http
 from .base import Channel, Sent, TransportError
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-
-
-def _next_update(payload: dict[str, Any]) -> str:
-    value = payload.get("next_update_at")
-    if not value:
-        return ""
-    try:
-        return clock(datetime.fromisoformat(value))
-    except (TypeError, ValueError):
-        return str(value)
 
 
 def card_for(payload: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +33,7 @@ def card_for(payload: dict[str, Any]) -> dict[str, Any]:
             ("Current impact", parts.get("current_impact", "")),
             ("What we are doing", parts.get("current_action", "")),
             ("What you should do", parts.get("user_action", "")),
-            ("Next update", _next_update(payload)),
+            ("Next update", next_update_label(payload)),
         )
         if value
     ]

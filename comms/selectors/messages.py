@@ -63,6 +63,17 @@ def clock(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+def next_update_label(payload: dict[str, Any]) -> str:
+    """A payload's ``next_update_at`` (ISO text) as messages say it; "" when there is none."""
+    value = payload.get("next_update_at")
+    if not value:
+        return ""
+    try:
+        return clock(datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def duration(delta: timedelta) -> str:
     minutes = max(0, int(delta.total_seconds() // 60))
     hours, minutes = divmod(minutes, 60)

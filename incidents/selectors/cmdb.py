@@ -86,6 +86,15 @@ def impact(ci_id: int, *, limit: int | None = None) -> Impact:
     return Impact(affected_users=int(users), affected_cis=rows, affected_ci_count=int(count))
 
 
+# Every CI reached from each seed (``root``): ``UNION`` keeps each CI once per root and stops
+# cycles, while the roots share one recursive walk.
+_REACH_BY_ROOT = f"""reach(root, id) AS (
+                SELECT id, id FROM seed
+                UNION
+                SELECT r.root, d.consumer_id FROM {_DEP} d JOIN reach r ON d.provider_id = r.id
+            )"""
+
+
 def _seeds(ids: list[int]) -> str:
     """A ``seed(id)`` CTE of ``ids`` (placeholders only). ``VALUES`` rather than a chain of
     ``SELECT … UNION``: SQLite refuses a compound SELECT of more than 500 terms."""
@@ -133,11 +142,7 @@ def affected_users_by_ci(ci_ids: Iterable[int]) -> dict[int, int]:
         cursor.execute(
             f"""
             WITH RECURSIVE {_seeds(ids)},
-            reach(root, id) AS (
-                SELECT id, id FROM seed
-                UNION
-                SELECT r.root, d.consumer_id FROM {_DEP} d JOIN reach r ON d.provider_id = r.id
-            )
+            {_REACH_BY_ROOT}
             SELECT r.root, COALESCE(SUM(ci.user_count), 0) FROM reach r
             JOIN {_CI} ci ON ci.id = r.id
             GROUP BY r.root
@@ -158,11 +163,7 @@ def reached_of_kind(ci_ids: Iterable[int], kind: str) -> dict[int, set[int]]:
         cursor.execute(
             f"""
             WITH RECURSIVE {_seeds(ids)},
-            reach(root, id) AS (
-                SELECT id, id FROM seed
-                UNION
-                SELECT r.root, d.consumer_id FROM {_DEP} d JOIN reach r ON d.provider_id = r.id
-            )
+            {_REACH_BY_ROOT}
             SELECT r.root, r.id FROM reach r JOIN {_CI} ci ON ci.id = r.id WHERE ci.kind = %s
             """,
             [*ids, kind],

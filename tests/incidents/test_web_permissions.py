@@ -19,6 +19,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from comms.web.status_urls import V2 as STATUS_V2
 from incidents import services
 from incidents.models import (
     AutoDeclarationRule,
@@ -69,16 +70,6 @@ EVERYONE = codes(**dict.fromkeys(PERSONAS, 302))
 LOGIN_PAGE = codes(**dict.fromkeys(PERSONAS, 200))
 # The public status page: everyone, logged in or not (tests/comms/test_status_http.py for more).
 PUBLIC = codes(**dict.fromkeys(PERSONAS, 200))
-_STATUS_V2 = (
-    "summary",
-    "status",
-    "components",
-    "incidents",
-    "incidents/unresolved",
-    "scheduled-maintenances",
-    "scheduled-maintenances/upcoming",
-    "scheduled-maintenances/active",
-)
 # The war room's post form, shown to those who may post.
 POST_MI_FORM = _ok(200, *_MANAGERS, "ian", "sue", "gus")
 STAFF = codes(**{**dict.fromkeys(PERSONAS, "admin login"), "alice": 200, "sam": 200})
@@ -142,7 +133,7 @@ MATRIX: list[Case] = [
     *(
         (f"status v2 {name}", f"status:v2-{name}", "get", f"/status/api/v2/{name}.json", None,
          PUBLIC)
-        for name in _STATUS_V2
+        for name in STATUS_V2
     ),
     ("status v2 unknown", "status:v2-not-found", "get", "/status/api/v2/nope.json", None,
      codes(**dict.fromkeys(PERSONAS, 404))),
