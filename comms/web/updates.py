@@ -87,6 +87,8 @@ class UpdateForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     drafted_by = forms.CharField(required=False, widget=forms.HiddenInput, max_length=32)
+    # The update being changed ("Edit" on a draft, pending or approved one); empty: a new one.
+    editing = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def clean_next_update_at(self) -> datetime | None:
         value: datetime | None = self.cleaned_data.get("next_update_at")
@@ -122,10 +124,33 @@ def _drafted(request: HttpRequest, mi: MajorIncident) -> dict[str, Any] | None:
     return dict(initial)
 
 
+def _editing(request: HttpRequest, mi: MajorIncident) -> dict[str, Any] | None:
+    """``?edit=<id>``: the write form filled with that open update of this MI, to change it."""
+    raw = request.GET.get("edit", "")
+    if not raw.isdigit():
+        return None
+    update = StakeholderUpdate.objects.filter(
+        major_incident=mi, pk=int(raw), status__in=_OPEN
+    ).first()
+    if update is None:
+        return None
+    return {
+        "editing": update.pk,
+        "update_type": update.update_type,
+        "subject": update.subject,
+        "current_impact": update.current_impact,
+        "current_action": update.current_action,
+        "user_action": update.user_action,
+        "next_update_at": update.next_update_at,
+        "body": update.body,
+        "drafted_by": update.drafted_by,
+    }
+
+
 def _forms(request: HttpRequest, mi: MajorIncident) -> tuple[UpdateForm, DraftForm]:
-    """The write form (a refused one as typed, else filled by a draft just made) and the draft
-    picker, set to the type just drafted."""
-    drafted = _drafted(request, mi)
+    """The write form (a refused one as typed, else the update being edited, else filled by a
+    draft just made) and the draft picker, set to the type just drafted."""
+    drafted = _editing(request, mi) or _drafted(request, mi)
     picked = {"update_type": drafted["update_type"]} if drafted else {}
     picker = DraftForm(prefix="draft", initial=picked or None)
     kept = restore(request, form_key(mi, FORM), UpdateForm, prefix="upd")
@@ -207,6 +232,8 @@ def updates(request: HttpRequest, number: str) -> HttpResponse:
     send = request.POST.get("send") == "1"
 
     def write(data: dict[str, Any]) -> str:
+        if data.get("editing"):
+            return _change(data)
         update = update_services.write_update(
             mi=mi,
             actor=request.user,
@@ -221,6 +248,14 @@ def updates(request: HttpRequest, number: str) -> HttpResponse:
             drafted_by=data["drafted_by"],
         )
         return f"Update #{update.pk} {'sent' if send else 'saved as a draft'}."
+
+    def _change(data: dict[str, Any]) -> str:
+        update = _update_or_404(mi, data["editing"])
+        fields = {name: data[name] for name in (*update_services.PARTS, "subject", "body")}
+        update = update_services.edit_update(update=update, actor=request.user, **fields)
+        if send:
+            update_services.send_update(update=update, actor=request.user)
+        return f"Update #{update.pk} {'changed and sent' if send else 'changed'}."
 
     return form_action(
         request, form, write, page=page_url(mi), key=form_key(mi, FORM), anchor=ANCHOR

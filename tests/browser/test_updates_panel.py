@@ -123,6 +123,15 @@ def test_a_second_draft_waits_for_approval_and_the_reader_sees_no_buttons(
     assert page.locator(f"#update-{update.pk} [data-testid=update-status]").inner_text() == (
         "Pending approval"
     )
+    # Edit it on the page: the form comes back with its words, the change is kept in place.
+    page.locator(f"#update-{update.pk} [data-testid=update-edit]").click()
+    page.wait_for_load_state()
+    assert page.locator("[data-testid=update-editing]").is_visible()
+    page.locator("textarea[name=upd-current_action]").fill("Traffic moves to the Dublin gateway.")
+    page.locator("[data-testid=update-save]").click()
+    page.wait_for_load_state()
+    assert "Dublin gateway" in page.locator(f"#update-{update.pk}").inner_text()
+    assert StakeholderUpdate.objects.filter(major_incident=room).count() == 2
     assert page.evaluate(OVERFLOW) == {"fits": True, "wide": []}
     page.locator("#updates").screenshot(path=str(PHONE_SHOT))
     tina = make_user("usr_tina_tech", "technician")

@@ -101,6 +101,47 @@ def test_a_draft_is_saved_then_sent_with_its_button(
     assert again.status_code == 200 and "is sent" in again.content.decode()
 
 
+def test_a_draft_is_edited_on_the_page_and_an_approved_one_goes_back_to_draft(
+    web: Any, alice: Any, mi: MajorIncident, committed: Any
+) -> None:
+    client = web(alice)
+    client.post(f"/war-rooms/{mi.number}/updates/", FORM)
+    update = StakeholderUpdate.objects.get(major_incident=mi)
+    services.approve_update(update=update, actor=alice)
+    assert f'href="?edit={update.pk}#updates"' in page(client, mi)
+    form = client.get(f"/war-rooms/{mi.number}/?edit={update.pk}").content.decode()
+    assert f'name="upd-editing" value="{update.pk}"' in form
+    assert "Checkout fails for all customers." in form  # the update's words, ready to change
+    changed = {**FORM, "upd-editing": str(update.pk), "upd-current_impact": "EU only <now>."}
+    response = client.post(f"/war-rooms/{mi.number}/updates/", changed, follow=True)
+    assert f"Update #{update.pk} changed." in response.content.decode()
+    update.refresh_from_db()
+    assert update.current_impact == "EU only <now>." and update.status == "draft"
+    assert StakeholderUpdate.objects.filter(major_incident=mi).count() == 1
+    with committed():
+        client.post(f"/war-rooms/{mi.number}/updates/", {**changed, "send": "1"})
+    update.refresh_from_db()
+    assert update.status == "sent"
+    # A sent update is not offered for editing, and changing it is refused on the form.
+    assert f"?edit={update.pk}" not in page(client, mi)
+    again = client.post(f"/war-rooms/{mi.number}/updates/", changed, follow=True)
+    assert "write a new one" in again.content.decode()
+
+
+def test_editing_another_mis_update_is_a_404(
+    web: Any, alice: Any, mi: MajorIncident, make_incident: Any
+) -> None:
+    other = declare(make_incident(impact=1, urgency=1), alice)
+    foreign = write(other, alice)
+    client = web(alice)
+    response = client.post(
+        f"/war-rooms/{mi.number}/updates/", {**FORM, "upd-editing": str(foreign.pk)}
+    )
+    assert response.status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.current_impact != FORM["upd-current_impact"]
+
+
 def test_a_missing_part_comes_back_on_the_form_with_what_was_typed(
     web: Any, alice: Any, mi: MajorIncident
 ) -> None:
