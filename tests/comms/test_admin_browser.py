@@ -41,7 +41,7 @@ LONG = "Customer identity and access management platform (EU-West-1 primary) " *
 
 
 def _long_rows(author: Any) -> None:
-    incident = Incident.objects.create(short_description=LONG[:300], impact=1, urgency=1)
+    incident = Incident.objects.create(short_description=LONG[:200], impact=1, urgency=1)
     mi = MajorIncident.objects.create(incident=incident, impact_statement=LONG)
     group = StakeholderGroup.objects.create(
         name=LONG[:200], slug="long", slack_channel="#" + "x" * 79,
