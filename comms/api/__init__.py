@@ -1,1 +1,1 @@
-"""(filled in by issue 8)"""
+"""comms' API under /api/major-incidents/<number>/: updates, drafts, canned responses."""

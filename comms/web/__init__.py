@@ -1,1 +1,2 @@
-"""(filled in by issue 8)"""
+"""comms' pages: the stakeholder-updates panel of the war room (``updates``) and the public status
+page (``status``)."""
