@@ -46,7 +46,12 @@ from .. import channels
 from ..models import CommsState, StakeholderUpdate, UpdateStatus, UpdateType
 from ..selectors import audience, messages, plan
 from .dispatch import notify
-from .notifications import ensure_comms_state, numbered, times_moved_to
+from .notifications import (
+    ensure_comms_state,
+    major_incident_declared,
+    numbered,
+    times_moved_to,
+)
 from .updates import from_template
 
 logger = logging.getLogger(__name__)
@@ -60,7 +65,7 @@ def send_due_updates() -> dict[str, int]:
     work failed (logged; the next tick tries them again)."""
     done: Counter[str] = Counter()
     failed: list[int] = []
-    _ensure_states()
+    done["initial_caught_up"] = _ensure_states(failed)
     done["reminders"] = _reminders(failed)
     done["cadence"] = _overdue_updates(failed)
     done["executive"] = _executive_updates(failed)
@@ -111,20 +116,38 @@ def _claimed(what: str, mi_id: int, failed: list[int]) -> Iterator[MajorIncident
         yield MajorIncident.objects.select_related("incident__affected_ci").get(pk=mi_id)
 
 
-def _ensure_states() -> None:
+def _ensure_states(failed: list[int]) -> int:
     """Every open MI has its communication clock, even one declared while comms' receivers
-    were failing (the executive cadence reads it)."""
+    were failing (the executive cadence reads it). Such an MI declared within the last cadence
+    also gets what its declaration owed: the initial notification (its slot keeps it once, should
+    the receiver run after all) and its Slack channel. Older ones are covered by the cadence
+    update, which is due by then anyway. Returns how many initial notifications it caught up."""
+    now = timezone.now()
     minutes = get_property("executive_update_cadence_minutes")
-    missing = MajorIncident.objects.filter(status__in=OPEN_MI_STATUSES, comms_state__isnull=True)
+    missing = list(
+        MajorIncident.objects.filter(
+            status__in=OPEN_MI_STATUSES, comms_state__isnull=True
+        ).values_list("pk", "declared_at")
+    )
+    if not missing:
+        return 0
     CommsState.objects.bulk_create(
         [
             CommsState(
                 major_incident_id=pk, next_executive_due_at=declared + timedelta(minutes=minutes)
             )
-            for pk, declared in missing.values_list("pk", "declared_at")
+            for pk, declared in missing
         ],
         ignore_conflicts=True,
     )
+    recent = now - timedelta(minutes=get_property("major_incident_update_cadence_minutes"))
+    caught_up = 0
+    for pk, declared in missing:
+        if declared >= recent:
+            with _isolated("initial notification", pk, failed):
+                major_incident_declared(pk)
+                caught_up += 1
+    return caught_up
 
 
 def _reminders(failed: list[int]) -> int:

@@ -208,6 +208,33 @@ def test_an_mi_without_a_communication_clock_gets_one(p1: Any, alice: Any, commi
     )
 
 
+def test_a_declaration_whose_receivers_failed_gets_its_initial_notification_once(
+    p1: Any, alice: Any, leadership: Any, committed: Any
+) -> None:
+    with freeze_time(T0) as clock:
+        mi = declare(p1, alice)  # no commit: the declaration's receivers never ran
+        clock.move_to(T0 + timedelta(minutes=1))
+        assert tick(committed)["initial_caught_up"] == 1
+        assert sorted(m.to[0] for m in mail.outbox) == ["cio@example.test", "cto@example.test"]
+        clock.move_to(T0 + timedelta(minutes=2))
+        assert tick(committed)["initial_caught_up"] == 0
+    assert len(mail.outbox) == 2
+    assert StakeholderUpdate.objects.filter(major_incident=mi, slot="initial").count() == 1
+
+
+def test_an_old_mi_without_a_clock_is_not_sent_a_late_initial_notification(
+    p1: Any, alice: Any, leadership: Any, committed: Any
+) -> None:
+    """Declared before comms existed (or its receivers failed long ago): the cadence update,
+    due by now, speaks for it; a first "initial" notification an hour late would mislead."""
+    with freeze_time(T0) as clock:
+        mi = declare(p1, alice)
+        clock.move_to(T0 + timedelta(minutes=45))
+        assert tick(committed)["initial_caught_up"] == 0
+    assert not StakeholderUpdate.objects.filter(major_incident=mi, slot="initial").exists()
+    assert CommsState.objects.filter(major_incident=mi).exists()
+
+
 def test_without_a_pre_approved_template_nothing_goes_and_the_timeline_says_so(
     p1: Any, alice: Any, leadership: Any, committed: Any
 ) -> None:
