@@ -3,6 +3,7 @@ the channels that are on, one row per recipient × channel with a key that makes
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from incidents.models import MajorIncident
@@ -13,7 +14,8 @@ from ..selectors import audience, messages, plan
 from .outbox import NewMessage, enqueue, idempotency_key
 
 
-def _on_channels() -> list[str]:
+def on_channels() -> list[str]:
+    """The channels switched on (their settings set), in the registry's order."""
     return [name for name in channels.REGISTRY if channels.enabled(name)]
 
 
@@ -36,7 +38,7 @@ def publish_update(update: StakeholderUpdate) -> list[int]:
         update_id=update.pk,
     )
     rows = []
-    on = _on_channels()
+    on = on_channels()
     for entry in plan.entries_for(mi, update.update_type):
         for recipient in audience.recipients(mi, entry, on):
             rows.append(
@@ -61,36 +63,60 @@ def notify(
     occasion: str,
     context: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    people: Iterable[audience.Recipient] = (),
+    people_fallback: messages.Parts | None = None,
 ) -> list[int]:
     """A system notice with no stakeholder update behind it (escalation, reminder, war-room post,
     state change in chat): the update type's plan entries, its pre-approved template rendered
-    per channel. ``occasion`` makes the keys: the same occasion twice is sent once."""
+    once per channel. ``occasion`` makes the keys: the same occasion twice is sent once.
+
+    ``people``: recipients named by the caller (an escalation step's targets) besides the
+    plan's audience, on the channels the plan's entries use; same keys, so someone the plan
+    names too hears once. ``people_fallback``: what they get from a security MI whose update
+    type has no security-safe template (the plan's audience then gets nothing)."""
     security = messages.security_templates(mi)
     ctx = messages.mi_context(mi, **(context or {}))
-    rows = []
-    on = _on_channels()
-    for entry in plan.entries_for(mi, update_type):
+    on = on_channels()
+    rendered: dict[str, messages.Parts | None] = {}
+
+    def parts_for(channel: str) -> messages.Parts | None:
+        if channel not in rendered:
+            template = messages.template_for(update_type, channel, security=security)
+            rendered[channel] = messages.render(template, ctx) if template else None
+        return rendered[channel]
+
+    rows: dict[str, NewMessage] = {}
+
+    def add(recipient: audience.Recipient, parts: messages.Parts) -> None:
+        key = idempotency_key(update_type, mi.pk, occasion, recipient.channel, recipient.address)
+        rows.setdefault(
+            key,
+            NewMessage(
+                channel=recipient.channel,
+                recipient=recipient.address,
+                key=key,
+                purpose=update_type,
+                subject=parts.subject,
+                payload=messages.payload(
+                    mi, update_type=update_type, parts=parts, automatic=True, **(extra or {})
+                ),
+                major_incident_id=mi.pk,
+            ),
+        )
+
+    entries = list(plan.entries_for(mi, update_type))
+    for entry in entries:
         for recipient in audience.recipients(mi, entry, on):
-            template = messages.template_for(update_type, recipient.channel, security=security)
-            if template is None:
-                continue
-            parts = messages.render(template, ctx)
-            rows.append(
-                NewMessage(
-                    channel=recipient.channel,
-                    recipient=recipient.address,
-                    key=idempotency_key(
-                        update_type, mi.pk, occasion, recipient.channel, recipient.address
-                    ),
-                    purpose=update_type,
-                    subject=parts.subject,
-                    payload=messages.payload(
-                        mi, update_type=update_type, parts=parts, automatic=True, **(extra or {})
-                    ),
-                    major_incident_id=mi.pk,
-                )
-            )
-    return enqueue(rows)
+            parts = parts_for(recipient.channel)
+            if parts is not None:
+                add(recipient, parts)
+    planned = {channel for entry in entries for channel in entry.channels if channel in on}
+    for person in people:
+        if person.channel in planned:
+            parts = parts_for(person.channel) or (people_fallback if security else None)
+            if parts is not None:
+                add(person, parts)
+    return enqueue(list(rows.values()))
 
 
 def send_operation(

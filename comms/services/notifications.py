@@ -28,7 +28,6 @@ from incidents.models import (
 from incidents.selectors import get_property, name_of
 from incidents.services import record
 
-from .. import channels
 from ..models import (
     ChannelName,
     CommsState,
@@ -36,9 +35,9 @@ from ..models import (
     OutboxStatus,
     UpdateType,
 )
-from ..selectors import messages, plan
+from ..selectors import audience, messages
 from . import slack
-from .dispatch import notify
+from .dispatch import notify, on_channels
 from .outbox import NewMessage, enqueue, idempotency_key
 from .updates import from_template
 
@@ -201,7 +200,7 @@ def tell_of_cancellation(mi: MajorIncident, n: int = 1) -> list[int]:
         .distinct()
         .order_by("channel", "recipient")
     )
-    on = {name for name in channels.REGISTRY if channels.enabled(name)}
+    on = on_channels()
     heard = [(channel, address) for channel, address in heard if channel in on]
     if not heard:
         return []
@@ -337,36 +336,22 @@ def notify_people(
     too gets it once. ``security_fallback``: what the named people get from a security MI
     whose update type has no security-safe template (the plan's audience still gets nothing)."""
     people = list(people)
-    security = messages.security_templates(mi)
-    ctx = messages.mi_context(mi, **(context or {}))
-    on = {name for name in channels.REGISTRY if channels.enabled(name)}
-    rows: dict[str, NewMessage] = {}
-    for entry in plan.entries_for(mi, update_type):
-        for channel in entry.channels:
-            if channel not in on or channel not in PERSONAL_CHANNELS:
-                continue
-            template = messages.template_for(update_type, channel, security=security)
-            if template is not None:
-                parts = messages.render(template, ctx)
-            elif security and security_fallback is not None:
-                parts = security_fallback
-            else:
-                continue
-            for address in _addresses(people, channel):
-                key = idempotency_key(update_type, mi.pk, occasion, channel, address)
-                rows[key] = NewMessage(
-                    channel=channel,
-                    recipient=address,
-                    key=key,
-                    purpose=update_type,
-                    subject=parts.subject,
-                    payload=messages.payload(
-                        mi, update_type=update_type, parts=parts, automatic=True
-                    ),
-                    major_incident_id=mi.pk,
-                )
-    ids = notify(mi, update_type, occasion=occasion, context=context)
-    return sorted(set(ids) | set(enqueue(list(rows.values()))))
+    on = on_channels()
+    named = [
+        audience.Recipient(channel, address)
+        for channel in PERSONAL_CHANNELS
+        if channel in on
+        for address in _addresses(people, channel)
+    ]
+    ids = notify(
+        mi,
+        update_type,
+        occasion=occasion,
+        context=context,
+        people=named,
+        people_fallback=security_fallback,
+    )
+    return sorted(ids)
 
 
 def escalation_triggered(
