@@ -282,17 +282,24 @@ class SlackChannel(Channel):
         )
         return Sent(provider_message_id=f"{data.get('channel', channel)}:{data.get('ts', '')}")
 
-    def _incident_channel(self, message: OutboxMessage) -> IncidentChannel | None:
+    def _mi_of(self, message: OutboxMessage) -> MajorIncident:
+        """The MI a message to, or an operation on, its channel is about. A security MI gets no
+        channel (nothing technical in a wide channel before legal)."""
         mi = (
-            MajorIncident.objects.filter(pk=message.major_incident_id).only("is_security").first()
+            MajorIncident.objects.select_related("incident")
+            .filter(pk=message.major_incident_id)
+            .first()
             if message.major_incident_id is not None
             else None
         )
         if mi is None:
             raise TransportError("the message names no major incident", permanent=True)
         if mi.is_security:
-            # A security MI gets no channel (nothing technical in a wide channel before legal).
             raise TransportError("a security MI has no incident channel", permanent=True)
+        return mi
+
+    def _incident_channel(self, message: OutboxMessage) -> IncidentChannel | None:
+        mi = self._mi_of(message)
         return IncidentChannel.objects.filter(major_incident_id=mi.pk).first()
 
     def _ready_channel(self, message: OutboxMessage) -> IncidentChannel:
@@ -312,17 +319,7 @@ class SlackChannel(Channel):
         past the lease), the one that inserts the row talks to Slack; the other fails temporarily
         and, retried, finds the channel ready.
         """
-        mi = (
-            MajorIncident.objects.select_related("incident")
-            .filter(pk=message.major_incident_id)
-            .first()
-            if message.major_incident_id is not None
-            else None
-        )
-        if mi is None:
-            raise TransportError("the operation names no major incident", permanent=True)
-        if mi.is_security:
-            raise TransportError("a security MI gets no incident channel", permanent=True)
+        mi = self._mi_of(message)
         row = self._claim(mi, (message.payload or {}).get("name") or self._name_for(mi))
         if row.ready_at is not None:
             return Sent(provider_message_id=row.channel_id, data={"name": row.name, "created": 0})

@@ -42,10 +42,9 @@ from incidents.models import (
 from incidents.selectors import get_property
 from incidents.services import record
 
-from .. import channels
 from ..models import CommsState, StakeholderUpdate, UpdateStatus, UpdateType
 from ..selectors import audience, messages, plan
-from .dispatch import notify
+from .dispatch import notify, on_channels
 from .notifications import (
     ensure_comms_state,
     major_incident_declared,
@@ -240,7 +239,7 @@ def _supersede_waiting(mi: MajorIncident, latest: StakeholderUpdate) -> None:
 
 
 def _has_audience(mi: MajorIncident, update_type: str) -> bool:
-    on = [name for name in channels.REGISTRY if channels.enabled(name)]
+    on = on_channels()
     return any(audience.recipients(mi, entry, on) for entry in plan.entries_for(mi, update_type))
 
 
