@@ -139,8 +139,12 @@ def write_update(
     return update
 
 
-def edit_update(*, update: StakeholderUpdate, actor: Actor, **fields: Any) -> StakeholderUpdate:
-    """Change a draft or a pending one; an approved update edited goes back to draft."""
+def edit_update(
+    *, update: StakeholderUpdate, actor: Actor, send: bool = False, **fields: Any
+) -> StakeholderUpdate:
+    """Change a draft or a pending one; an approved update edited goes back to draft. With
+    ``send``, send it in the same transaction (as ``write_update``): a refused send keeps the
+    update as it was."""
     with transaction.atomic():
         update = _lock(update)
         ensure(actor, "send_updates", update.major_incident)
@@ -161,6 +165,8 @@ def edit_update(*, update: StakeholderUpdate, actor: Actor, **fields: Any) -> St
         if update.status == UpdateStatus.APPROVED:
             update.status, update.approver, update.approved_at = UpdateStatus.DRAFT, None, None
         update.save()
+        if send:
+            update = send_update(update=update, actor=actor)
     return update
 
 

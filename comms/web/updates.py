@@ -252,9 +252,7 @@ def updates(request: HttpRequest, number: str) -> HttpResponse:
     def _change(data: dict[str, Any]) -> str:
         update = _update_or_404(mi, data["editing"])
         fields = {name: data[name] for name in (*update_services.PARTS, "subject", "body")}
-        update = update_services.edit_update(update=update, actor=request.user, **fields)
-        if send:
-            update_services.send_update(update=update, actor=request.user)
+        update = update_services.edit_update(update=update, actor=request.user, send=send, **fields)
         return f"Update #{update.pk} {'changed and sent' if send else 'changed'}."
 
     return form_action(
