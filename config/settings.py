@@ -247,6 +247,16 @@ COPILOT_API_KEY = env_secret("COPILOT_API_KEY")
 COPILOT_TIMEOUT = env.float("COPILOT_TIMEOUT", default=10.0)
 if COPILOT_API_URL and not COPILOT_MODEL:
     raise ImproperlyConfigured("COPILOT_API_URL set without COPILOT_MODEL")
+# Jira issues for PIR action items (comms/channels/jira.py): REST API v2, off while JIRA_URL is
+# unset. A token alone is a Data Center personal access token (Bearer); with JIRA_EMAIL it is a
+# Jira Cloud API token (basic auth, email:token).
+JIRA_URL = env.str("JIRA_URL", default="")
+JIRA_API_TOKEN = env_secret("JIRA_API_TOKEN")
+JIRA_EMAIL = env.str("JIRA_EMAIL", default="")
+JIRA_PROJECT_KEY = env.str("JIRA_PROJECT_KEY", default="")
+JIRA_ISSUE_TYPE = env.str("JIRA_ISSUE_TYPE", default="Task")
+if JIRA_URL and not (JIRA_API_TOKEN and JIRA_PROJECT_KEY):
+    raise ImproperlyConfigured("JIRA_URL set without JIRA_API_TOKEN and JIRA_PROJECT_KEY")
 # Where links in messages point (the war room, the status page): the public URL of this site.
 MIM_BASE_URL = env.str("MIM_BASE_URL", default="http://localhost:8000")
 # The outbox (comms/services/outbox.py): retries with exponential backoff and jitter.
@@ -376,6 +386,8 @@ CELERY_TASK_ROUTES = {
         "warroom.tasks.check_checkpoints",
         "comms.tasks.send_due_updates",
         "comms.tasks.deliver_pending",
+        "pir.tasks.schedule_due_reviews",
+        "pir.tasks.send_monthly_report",
     )
 }
 # Every task is stopped if it runs away: SoftTimeLimitExceeded first (its transaction rolls back,

@@ -117,6 +117,15 @@ SPECS: tuple[PropertySpec, ...] = (
         720,
     ),
     PropertySpec(
+        "pir_publish_deadline_days",
+        int,
+        5,
+        "Days after resolution by which the post-incident review must be published; past it "
+        "the review is overdue and the ITSM managers are told.",
+        1,
+        90,
+    ),
+    PropertySpec(
         "escalation_resolution_hours",
         int,
         2,

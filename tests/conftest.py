@@ -52,6 +52,8 @@ def reseed_reference_data() -> None:
     checkpoints = importlib.import_module("warroom.migrations.0002_seed_checkpoint_templates")
     records = importlib.import_module("warroom.migrations.0003_war_room_records_in_the_admin")
     comms_plan = importlib.import_module("comms.migrations.0002_seed_communication_plan")
+    tasks = importlib.import_module(migrations + "0011_problem_tasks_and_change_sources")
+    pir_seed = importlib.import_module("pir.migrations.0002_seed_review_schedules_and_permissions")
     roles.grant_roles(apps)
     roles.create_properties(apps, None)
     defaults.seed_defaults(apps)
@@ -60,6 +62,8 @@ def reseed_reference_data() -> None:
     checkpoints.seed(apps)  # the first-hour templates, their admin permissions, the beat row
     records.seed(apps)  # managers read the war room's records in the admin
     comms_plan.seed(apps)  # the communication plan, its templates and groups, comms' beat rows
+    tasks.grant_problem_task_permissions(apps)
+    pir_seed.seed(apps)  # the PIR's beat rows, its property, admin permissions on reviews
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -63,6 +63,7 @@ class ChannelName(models.TextChoices):
     STATUSPAGE = "statuspage", "Atlassian Statuspage"
     PAGERDUTY = "pagerduty", "PagerDuty"
     OPSGENIE = "opsgenie", "Opsgenie"
+    JIRA = "jira", "Jira (issues for PIR action items)"
 
 
 class StakeholderGroup(models.Model):

@@ -17,6 +17,7 @@ from ..models import (
     Change,
     Incident,
     Problem,
+    ProblemTask,
     TimelineEntry,
 )
 
@@ -171,6 +172,33 @@ class ProblemAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
         services.save_problem(problem=obj, actor=request.user)
 
 
+@admin.register(ProblemTask)
+class ProblemTaskAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
+    list_display = [
+        "number", "short_description", "problem", "state", "priority", "assigned_to", "due_date",
+    ]  # fmt: skip
+    list_filter = ["state", "priority", "due_date"]
+    search_fields = ["short_description", "description", "source_label"]
+    list_select_related = ["problem", "assigned_to"]
+    autocomplete_fields = ["problem", "assigned_to", "created_by"]
+    readonly_fields = ["number", "source", "created_at", "updated_at", "closed_at"]
+    exclude = ["source_label", "source_url"]
+
+    @admin.display(description="Came from")
+    def source(self, obj: ProblemTask) -> str:
+        return _source_link(obj.source_label, obj.source_url)
+
+    def save_model(self, request: HttpRequest, obj: ProblemTask, form: Any, change: bool) -> None:
+        services.save_problem_task(task=obj, actor=request.user)
+
+
+def _source_link(label: str, url: str) -> str:
+    """The PIR action item a task or change came from; only a site-relative link is a link."""
+    if url.startswith("/") and not url.startswith("//"):
+        return format_html('<a href="{}">{}</a>', url, label or url)
+    return label or "-"
+
+
 @admin.register(Change)
 class ChangeAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
     # The planned end is on the change page: with it the list did not fit 1366 px.
@@ -182,7 +210,12 @@ class ChangeAdmin(ServiceRefusalMixin, NumberSearchMixin, ModelAdmin):
     search_fields = ["short_description", "description"]
     list_select_related = ["implementer"]
     autocomplete_fields = ["affected_ci", "problem", "implementer", "created_by"]
-    readonly_fields = ["number", "created_at", "updated_at"]
+    readonly_fields = ["number", "source", "created_at", "updated_at"]
+    exclude = ["source_label", "source_url"]
+
+    @admin.display(description="Came from")
+    def source(self, obj: Change) -> str:
+        return _source_link(obj.source_label, obj.source_url)
 
     def save_model(self, request: HttpRequest, obj: Change, form: Any, change: bool) -> None:
         services.save_change(change=obj, actor=request.user)

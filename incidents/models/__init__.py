@@ -55,6 +55,8 @@ from .tickets import (
     Priority,
     Problem,
     ProblemState,
+    ProblemTask,
+    ProblemTaskState,
     Urgency,
 )
 from .timeline import (
@@ -104,6 +106,8 @@ __all__ = [
     "Priority",
     "Problem",
     "ProblemState",
+    "ProblemTask",
+    "ProblemTaskState",
     "Raci",
     "RaciActivity",
     "RaciEntry",

@@ -86,6 +86,50 @@ class Problem(NumberedModel):
         ordering = ["-id"]
 
 
+class ProblemTaskState(models.TextChoices):
+    OPEN = "open", "Open"
+    WORK_IN_PROGRESS = "work_in_progress", "Work in progress"
+    CLOSED_COMPLETE = "closed_complete", "Closed complete"
+    CLOSED_SKIPPED = "closed_skipped", "Closed skipped"
+
+
+class ProblemTask(NumberedModel):
+    """A piece of work under a problem (ServiceNow's ``problem_task``): a PIR's action item
+    turned into work, or one a problem manager adds by hand.
+
+    ``source_label``/``source_url`` name what it came from (``MI0000042 PIR action 3`` and the
+    review's page): a link back without this app knowing the app that made it.
+    """
+
+    NUMBER_PREFIX = "PTASK"
+
+    problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="tasks")
+    short_description = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    state = models.CharField(
+        max_length=32,
+        choices=ProblemTaskState.choices,
+        default=ProblemTaskState.OPEN,
+        db_index=True,
+    )
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MODERATE)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    source_label = models.CharField(max_length=200, blank=True)
+    source_url = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
 class ChangeType(models.TextChoices):
     STANDARD = "standard", "Standard"
     NORMAL = "normal", "Normal"
@@ -130,6 +174,9 @@ class Change(NumberedModel):
     implementer = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # What asked for the change (a PIR's action item), as ProblemTask keeps it.
+    source_label = models.CharField(max_length=200, blank=True)
+    source_url = models.CharField(max_length=500, blank=True)
     planned_start = models.DateTimeField(null=True, blank=True)
     planned_end = models.DateTimeField(null=True, blank=True)
     actual_start = models.DateTimeField(null=True, blank=True)

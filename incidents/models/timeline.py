@@ -43,6 +43,8 @@ class TimelineKind(models.TextChoices):
     # Written by comms: an update sent (automatic ones say so), and what its delivery did.
     STAKEHOLDER_UPDATE = "stakeholder_update", "Stakeholder update"
     COMMUNICATION = "communication", "Communication"
+    # Written by the post-incident review: scheduled, rescheduled, overdue, published.
+    REVIEW = "review", "Post-incident review"
 
 
 # What a person may post to an MI's timeline; everything else is written by a service.

@@ -50,6 +50,7 @@ from .majors import (
 from .problems import (
     save_change,
     save_problem,
+    save_problem_task,
 )
 from .properties import (
     set_property,
@@ -105,6 +106,7 @@ __all__ = [
     "save_change",
     "save_configuration_item",
     "save_problem",
+    "save_problem_task",
     "set_dependencies",
     "set_milestones",
     "set_property",

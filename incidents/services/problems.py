@@ -1,4 +1,4 @@
-"""Problems and changes: one save service each, used by the API and the admin alike."""
+"""Problems, their tasks and changes: one save service each, used by the API and the admin alike."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from ..models import (
     Change,
     Problem,
     ProblemState,
+    ProblemTask,
+    ProblemTaskState,
 )
 from ..selectors.actors import Actor, user_of
 
@@ -45,3 +47,24 @@ def save_change(*, change: Change, actor: Actor | None) -> Change:
         change.created_by = user_of(actor)
     change.save()
     return change
+
+
+CLOSED_TASK_STATES = (ProblemTaskState.CLOSED_COMPLETE, ProblemTaskState.CLOSED_SKIPPED)
+
+
+@transaction.atomic
+def save_problem_task(*, task: ProblemTask, actor: Actor | None) -> ProblemTask:
+    """Save a problem task; ``closed_at`` is stamped when it closes and cleared on reopening."""
+    if not (task.short_description or "").strip():
+        raise DomainError("a short description is required", field="short_description")
+    if task.problem_id is None:
+        raise DomainError("a problem task belongs to a problem", field="problem")
+    closed = task.state in CLOSED_TASK_STATES
+    if closed and task.closed_at is None:
+        task.closed_at = timezone.now()
+    elif not closed:
+        task.closed_at = None
+    if task.pk is None and task.created_by_id is None:
+        task.created_by = user_of(actor)
+    task.save()
+    return task

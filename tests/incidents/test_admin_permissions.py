@@ -43,6 +43,7 @@ READ_ADD = pages(OK, OK, OK, NO, save=NO)
 MATRIX: dict[str, tuple[dict, dict, dict]] = {
     "incidents.Incident": (WORK, WORK, WORK),
     "incidents.Problem": (WORK, WORK, WORK),
+    "incidents.ProblemTask": (WORK, WORK, WORK),
     "incidents.Change": (WORK, WORK, WORK),
     "incidents.TimelineEntry": (READ, READ, READ),
     "incidents.ConfigurationItem": (READ, ALL, ALL),
@@ -96,6 +97,7 @@ def people(request, populated, tina, alice, sam, lee, oscar) -> dict[str, Any]: 
 
     ClockedSchedule.objects.create(clocked_time=timezone.now())
     _comms_records()
+    _problem_task()
     tess = make_user("usr_tess_tech", "technician", staff=True)
     return {"oscar": oscar, "lee": lee, "tina": tina, "tess": tess, "alice": alice, "sam": sam}
 
@@ -126,6 +128,15 @@ def _comms_records() -> None:
     IncidentChannel.objects.get_or_create(major_incident=mi, defaults={"name": "incident-x"})
     CommsState.objects.get_or_create(major_incident=mi)
     ExternalRecord.objects.get_or_create(major_incident=mi, channel="statuspage")
+
+
+def _problem_task() -> None:
+    from incidents.models import Problem, ProblemTask
+
+    problem = Problem.objects.order_by("id").first() or Problem.objects.create(
+        short_description="Recurring checkout failures"
+    )
+    ProblemTask.objects.create(problem=problem, short_description="Add a canary for config")
 
 
 def _client(people: dict[str, Any], persona: str) -> Client:

@@ -42,6 +42,7 @@ from incidents.models import (
     MajorIncident,
     MajorIncidentCandidate,
     Problem,
+    ProblemTask,
     RaciActivity,
     RaciEntry,
     RaciRole,
@@ -93,6 +94,14 @@ def _problems(start: int, stop: int) -> None:
             short_description=f"problem {i}",
             assigned_to=_user("assignee", i),
             created_by=_user("creator", i),
+        )
+
+
+def _problem_tasks(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        problem = Problem.objects.create(short_description=f"problem of task {i}")
+        ProblemTask.objects.create(
+            problem=problem, short_description=f"task {i}", assigned_to=_user("assignee", i)
         )
 
 
@@ -375,6 +384,7 @@ CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
     "incidents.CIDependency": (_dependencies, 5, 50),
     "incidents.Incident": (_incidents, 5, 50),
     "incidents.Problem": (_problems, 5, 50),
+    "incidents.ProblemTask": (_problem_tasks, 5, 50),
     "incidents.Change": (_changes, 5, 50),
     "incidents.TimelineEntry": (_timeline, 5, 50),
     "incidents.SystemProperty": (_properties, 5, 50),

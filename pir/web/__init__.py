@@ -1,0 +1,1 @@
+"""The PIR app's web package."""

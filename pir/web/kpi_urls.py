@@ -1,0 +1,5 @@
+"""The KPI dashboard under /kpis/."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
