@@ -1,5 +1,5 @@
-"""GET /api/metrics/: the KPIs (and their CSV)."""
+"""GET /api/metrics/: the KPIs (and their CSV) (helper: kpis)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import URLPattern, URLResolver
 
-urlpatterns: list = []
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,6 +1,9 @@
-"""The PIR's API under /api/major-incidents/{number}/pir/: the document, publish, export.md,
-comments and action items."""
+"""The PIR's API under /api/major-incidents/{number}/pir/: one URL module per area."""
 
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("pir.api.review_urls")),
+    path("", include("pir.api.meeting_urls")),
+    path("", include("pir.api.action_urls")),
+]

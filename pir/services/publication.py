@@ -12,20 +12,12 @@ from incidents.models import MajorIncident
 from incidents.selectors.actors import Actor
 
 from ..models import PostIncidentReview
+from ..selectors.document import timeline_rows
 
 
 def frozen_timeline(review: PostIncidentReview) -> list[dict[str, Any]]:
     """The war-room log as the published document keeps it."""
-    entries = review.major_incident.timeline.order_by("created_at", "id")
-    return [
-        {
-            "id": entry.pk,
-            "at": entry.created_at.isoformat().replace("+00:00", "Z"),
-            "kind": entry.kind,
-            "text": entry.message,
-        }
-        for entry in entries
-    ]
+    return timeline_rows(review.major_incident)
 
 
 def after_publish(review: PostIncidentReview, mi: MajorIncident, actor: Actor) -> None:

@@ -1,5 +1,7 @@
-"""The KPI dashboard under /kpis/."""
+"""The KPI dashboard under /kpis/ (namespace ``kpis``) (helper: kpis)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import URLPattern, URLResolver
 
-urlpatterns: list = []
+app_name = "kpis"
+
+urlpatterns: list[URLPattern | URLResolver] = []
