@@ -14,7 +14,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("<str:number>/pir/publish/", reviews.publish, name="publish"),
     path("<str:number>/pir/comments/", reviews.comment, name="comment"),
     path("<str:number>/pir/action-items/", reviews.add_action, name="add-action"),
-    path(
-        "<str:number>/pir/action-items/<int:item_id>/", reviews.edit_action, name="edit-action"
-    ),
+    path("<str:number>/pir/action-items/<int:item_id>/", reviews.edit_action, name="edit-action"),
 ]

@@ -48,8 +48,8 @@ from ..models import (
     ReviewStatus,
 )
 from ..selectors import access
-from ..selectors.reviews import action_items, review_of
 from ..selectors.document import timeline_rows
+from ..selectors.reviews import action_items, review_of
 from ..services.reviews import FIGURES, MAX_SECTION_CHARS, MAX_TITLE_CHARS, StaleReview
 
 User = get_user_model()
@@ -84,7 +84,9 @@ GROUPS: tuple[Group, ...] = (
         ("title", *FIGURES, "revenue_currency"),
     ),
     Group("causes", "Causes", ("root_causes", "trigger", "contributing_factors"), big=True),
-    Group("response", "Response", ("resolution", "detection", "detection_delay", "escalation_delay")),
+    Group(
+        "response", "Response", ("resolution", "detection", "detection_delay", "escalation_delay")
+    ),
     Group(
         "lessons",
         "Lessons learned",
@@ -96,7 +98,11 @@ GROUPS: tuple[Group, ...] = (
         "Prevention",
         ("prevention_prevent", "prevention_detect_faster", "prevention_respond_better"),
     ),
-    Group("communication", "Communication review", ("communication_most_asked", "communication_cadence")),
+    Group(
+        "communication",
+        "Communication review",
+        ("communication_most_asked", "communication_cadence"),
+    ),
     Group("distribution", "Distribution & public version", (), ("distribution",)),
     Group("supporting", "Supporting information", ("supporting_information",)),
 )
@@ -145,7 +151,7 @@ def _field(name: str) -> forms.Field:
         strip=False,
         max_length=MAX_SECTION_CHARS,
         label=label,
-        widget=forms.Textarea(attrs={"rows": 4}),
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
 
@@ -314,8 +320,7 @@ def document_context(review: PostIncidentReview, mi: MajorIncident) -> dict[str,
         "authors": list(review.authors.all()),
         "figures": _figures(review),
         "groups": [
-            {"group": group, "sections": _sections_html(review, group.sections)}
-            for group in GROUPS
+            {"group": group, "sections": _sections_html(review, group.sections)} for group in GROUPS
         ],
         "public_summary_html": mark_safe(markdown(review.public_summary)),  # noqa: S308
         "timeline": _timeline(review, mi),
@@ -357,10 +362,9 @@ def _editor_context(
                     initial=_initial(review, fields), auto_id=f"pir-{group.slug}-%s"
                 )
             # The text fields first and the rest after, as the document reads.
-            entry["text_fields"] = [entry["form"][n] for n in group.sections]
-            entry["other_fields"] = [
-                entry["form"][n] for n in fields if n not in group.sections
-            ]
+            texts = [n for n in fields if n in group.sections or n == "public_summary"]
+            entry["text_fields"] = [entry["form"][n] for n in texts]
+            entry["other_fields"] = [entry["form"][n] for n in fields if n not in texts]
     authors_form = None
     if may_write:
         authors_form = restore(request, _key(mi, "authors"), AuthorsForm, auto_id="pir-authors-%s")
@@ -452,7 +456,12 @@ def print_page(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _refusal(
-    request: HttpRequest, exc: DomainError, form: forms.Form, key: str, mi: MajorIncident, anchor: str
+    request: HttpRequest,
+    exc: DomainError,
+    form: forms.Form,
+    key: str,
+    mi: MajorIncident,
+    anchor: str,
 ) -> HttpResponse:
     """A service's refusal: next to the field it names, else a message above the page."""
     if isinstance(exc, NotAllowed):
@@ -467,7 +476,9 @@ def _refusal(
 def _keep_stale(request: HttpRequest, key: str, current: PostIncidentReview) -> None:
     """Keep what the user typed, with the current version (saving again after merging is one
     click) and the version it was edited from (the page shows theirs above)."""
-    data = {name: request.POST.getlist(name) for name in request.POST if name != "csrfmiddlewaretoken"}
+    data = {
+        name: request.POST.getlist(name) for name in request.POST if name != "csrfmiddlewaretoken"
+    }
     data["edited_from"] = data.get("version", [""])
     data["version"] = [str(current.version)]
     kept = dict(request.session.get(SESSION_KEY, {}))
@@ -535,7 +546,9 @@ def save_authors(request: HttpRequest, number: str) -> HttpResponse:
         )
     except StaleReview as exc:
         _keep_stale(request, key, exc.current)
-        messages.warning(request, "The review changed while you edited; check the authors and save again.")
+        messages.warning(
+            request, "The review changed while you edited; check the authors and save again."
+        )
         return SeeOther(page_url(mi, "pir-authors"))
     except DomainError as exc:
         return _refusal(request, exc, form, key, mi, "pir-authors")

@@ -22,9 +22,9 @@ DONE = {"summary": "Checkout failed for 40 minutes.", "root_causes": "A bad conf
 def _urls(review: PostIncidentReview) -> dict[str, str]:
     """Every URL of this area (GET pages and POST forms), with a real action item."""
     number = review.major_incident.number
-    item = ReviewActionItem.objects.filter(review=review).first() or ReviewActionItem.objects.create(
-        review=review, title="Add a canary"
-    )
+    item = ReviewActionItem.objects.filter(
+        review=review
+    ).first() or ReviewActionItem.objects.create(review=review, title="Add a canary")
     return {
         "review": reverse("pir:review", args=[number]),
         "print": reverse("pir:print", args=[number]),
@@ -61,7 +61,7 @@ def _item(**fields: Any) -> dict[str, Any]:
     return {f"new-{k}": v for k, v in data.items()}
 
 
-# --- Who may ---------------------------------------------------------------------------------------
+# --- Who may --------------------------------------------------------------------------------------
 
 
 def test_anonymous_users_are_sent_to_log_in_on_every_url(review: PostIncidentReview) -> None:
@@ -118,9 +118,7 @@ def test_unknown_mi_is_404_and_an_mi_without_review_says_when_it_comes(
     assert client.post(missing_item, {}).status_code == 404
 
 
-def test_posting_without_the_csrf_token_is_refused(
-    review: PostIncidentReview, alice: Any
-) -> None:
+def test_posting_without_the_csrf_token_is_refused(review: PostIncidentReview, alice: Any) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
     response = client.post(_urls(review)["save-section"], _section(review, summary="x"))
@@ -129,7 +127,7 @@ def test_posting_without_the_csrf_token_is_refused(
     assert review.summary == ""
 
 
-# --- The team writes -------------------------------------------------------------------------------
+# --- The team writes ------------------------------------------------------------------------------
 
 
 def test_a_team_member_saves_a_section_and_the_version_rises(
@@ -210,7 +208,9 @@ def test_script_in_a_section_is_shown_as_text(
         assert "<script>" not in page and "<img src=x" not in page
         assert "&lt;script&gt;" in page
     # The read-only view renders the Markdown (safely).
-    assert "<strong>bold</strong>" in browser_for(tina).get(_urls(review)["review"]).content.decode()
+    assert (
+        "<strong>bold</strong>" in browser_for(tina).get(_urls(review)["review"]).content.decode()
+    )
 
 
 def test_action_items_are_added_and_edited_and_a_bad_owner_is_named(
@@ -254,14 +254,17 @@ def test_comments_are_added_and_listed(
 ) -> None:
     client = browser_for(bob)
     urls = _urls(review)
-    client.post(urls["comment"], {"comment-body": "Say when the alert fired.", "comment-section": "detection"})
+    client.post(
+        urls["comment"],
+        {"comment-body": "Say when the alert fired.", "comment-section": "detection"},
+    )
     page = client.get(urls["review"]).content.decode()
     assert "Say when the alert fired." in page and "on Detection" in page
     client.post(urls["comment"], {"comment-body": "", "comment-section": ""})
     assert review.comments.count() == 1
 
 
-# --- The IC publishes ------------------------------------------------------------------------------
+# --- The IC publishes -----------------------------------------------------------------------------
 
 
 def test_the_ic_sees_the_blockers_then_publishes_and_the_review_is_read_only(
@@ -307,7 +310,11 @@ def test_the_printable_view_has_the_whole_document_and_no_forms(
     services.update_review(
         review=review,
         actor=alice,
-        changes={**DONE, "lessons_got_lucky": "The canary was still on.", "authors": [bob.username]},
+        changes={
+            **DONE,
+            "lessons_got_lucky": "The canary was still on.",
+            "authors": [bob.username],
+        },
     )
     services.add_action_item(
         review=review, actor=alice, fields={"title": "Add a canary", "owner": bob.username}
@@ -327,7 +334,7 @@ def test_the_printable_view_has_the_whole_document_and_no_forms(
         assert text in page, text
 
 
-# --- The war room's panel --------------------------------------------------------------------------
+# --- The war room's panel -------------------------------------------------------------------------
 
 
 def test_the_war_room_panel_shows_the_review_of_a_resolved_mi(
