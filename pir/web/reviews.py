@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -486,6 +487,26 @@ def _keep_stale(request: HttpRequest, key: str, current: PostIncidentReview) -> 
     request.session[SESSION_KEY] = kept
 
 
+def _changed(review: PostIncidentReview, data: dict[str, Any]) -> dict[str, Any]:
+    """Only what differs from the review: saving a part unchanged does not raise the version
+    (which would make everyone else's open edit stale for nothing)."""
+    changes = {}
+    for name, value in data.items():
+        current = getattr(review, name)
+        if name in FIGURES:
+            try:
+                same = (value == "" and current is None) or (
+                    value != "" and current is not None and Decimal(value) == current
+                )
+            except (InvalidOperation, ValueError):
+                same = False  # the service says what is wrong with it
+        else:
+            same = value == current
+        if not same:
+            changes[name] = value
+    return changes
+
+
 @require_POST
 @requires("view", MajorIncident)
 def save_section(request: HttpRequest, number: str, group: str) -> HttpResponse:
@@ -505,9 +526,13 @@ def save_section(request: HttpRequest, number: str, group: str) -> HttpResponse:
         return refused(request, key, form, page_url(mi, anchor))
     data = dict(form.cleaned_data)
     version = data.pop("version")
+    changes = _changed(review, data)
+    if not changes:  # nothing to save, so nothing to conflict with either
+        messages.info(request, f"Nothing changed in {part.heading}.")
+        return redirect(page_url(mi, anchor))
     try:
         saved = services.update_review(
-            review=review, actor=request.user, changes=data, version=version
+            review=review, actor=request.user, changes=changes, version=version
         )
     except StaleReview as exc:
         _keep_stale(request, key, exc.current)
