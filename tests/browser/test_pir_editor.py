@@ -4,6 +4,7 @@ what still blocks publishing, publishes, and opens the printable document; both 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ EDITOR_TOP_SHOT = Path("/tmp/pir_editor_top.png")
 PUBLISHED_SHOT = Path("/tmp/pir_editor_published.png")
 PRINT_SHOT = Path("/tmp/pir_print.png")
 PRINT_TOP_SHOT = Path("/tmp/pir_print_top.png")
+PANEL_SHOT = Path("/tmp/pir_panel.png")
 
 
 def test_fill_save_add_an_item_see_the_blockers_publish_and_print(
@@ -101,6 +103,23 @@ def test_fill_save_add_an_item_see_the_blockers_publish_and_print(
     assert page.evaluate(OVERFLOW) == {"fits": True, "wide": []}
     page.screenshot(path=str(PRINT_SHOT), full_page=True)
     page.screenshot(path=str(PRINT_TOP_SHOT))
+    # Printed: no way back to the editor on paper, and an A4 document of several pages (the big
+    # parts each start a page).
+    page.emulate_media(media="print")
+    assert not page.locator(".pir-doc__back").is_visible()
+    pdf = page.pdf(format="A4")
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert pdf.startswith(b"%PDF") and pages >= 4, pages
+    page.emulate_media(media="screen")
+
+    # The war room of the resolved MI shows where its review stands, and the way to it.
+    page.goto(f"{live_server.url}/war-rooms/{number}/")
+    panel = page.locator("[data-testid=pir-panel]")
+    assert panel.locator("[data-testid=pir-panel-status]").inner_text() == "Published"
+    assert page.evaluate(OVERFLOW) == {"fits": True, "wide": []}
+    panel.screenshot(path=str(PANEL_SHOT))
+    panel.locator("[data-testid=pir-panel-link]").click()
+    page.wait_for_url(f"{live_server.url}/war-rooms/{number}/pir/")
 
     review.refresh_from_db()
     assert review.status == ReviewStatus.PUBLISHED
