@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from incidents.models import MajorIncident
 
-from ..models import ReviewStatus
-from ..selectors.reviews import review_of
+from ..models import PostIncidentReview, ReviewStatus
 from ..services import publish_blockers
 
 TEMPLATE = "pir/_panel.html"
@@ -20,7 +19,8 @@ TEMPLATE = "pir/_panel.html"
 
 def panel(request: HttpRequest, mi: MajorIncident) -> dict[str, Any]:
     """What ``templates/pir/_panel.html`` needs; nothing is read for an open MI (no review)."""
-    review = None if mi.is_open else review_of(mi)
+    # The bare row: the panel shows none of the review's relations.
+    review = None if mi.is_open else PostIncidentReview.objects.filter(major_incident=mi).first()
     unpublished = review is not None and review.status != ReviewStatus.PUBLISHED
     due = review.publish_due_at if review is not None else None
     return {

@@ -264,6 +264,25 @@ def test_comments_are_added_and_listed(
     assert review.comments.count() == 1
 
 
+def test_a_team_member_names_the_authors_and_submits_the_draft_for_review(
+    review: PostIncidentReview, alice: Any, bob: Any, browser_for: Any
+) -> None:
+    client = browser_for(bob)
+    urls = _urls(review)
+    client.post(urls["authors"], {"authors": f"{bob.username}, {alice.username}", "version": 1})
+    assert set(review.authors.values_list("username", flat=True)) == {bob.username, alice.username}
+    page = client.get(urls["review"]).content.decode()
+    assert 'data-testid="pir-submit"' in page
+    client.post(urls["submit"])
+    review.refresh_from_db()
+    assert review.status == ReviewStatus.IN_REVIEW
+    page = client.get(urls["review"]).content.decode()
+    assert 'data-testid="pir-submit"' not in page and "In review" in page
+    # A second submit is refused with the reason, not an error page.
+    response = client.post(urls["submit"])
+    assert "only a draft is submitted" in client.get(response["Location"]).content.decode()
+
+
 # --- The IC publishes -----------------------------------------------------------------------------
 
 
