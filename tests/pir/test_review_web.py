@@ -127,6 +127,37 @@ def test_posting_without_the_csrf_token_is_refused(review: PostIncidentReview, a
     assert review.summary == ""
 
 
+def test_the_header_says_the_meeting_the_deadline_and_when_it_is_overdue(
+    review: PostIncidentReview, tina: Any, browser_for: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from freezegun import freeze_time
+
+    PostIncidentReview.objects.filter(pk=review.pk).update(
+        meeting_at=datetime(2026, 12, 3, 14, 30, tzinfo=UTC),
+        meeting_location="Room 4.01 / https://meet.example.com/pir",
+        meeting_sequence=2,
+        publish_due_at=datetime(2026, 12, 8, 10, 0, tzinfo=UTC),
+    )
+    url = _urls(review)["review"]
+    with freeze_time("2026-12-08 09:59"):
+        page = browser_for(tina).get(url).content.decode()
+    assert "Meeting 2026-12-03 14:30 UTC (rescheduled)" in page
+    assert "Room 4.01 / https://meet.example.com/pir" in page and "sequence 2" in page
+    assert "Publish by 2026-12-08 10:00 UTC" in page and "pir-overdue" not in page
+    with freeze_time("2026-12-08 10:00"):
+        page = browser_for(tina).get(url).content.decode()
+        panel = browser_for(tina).get(reverse("warroom:page", args=[review.major_incident.number]))
+    assert 'data-testid="pir-overdue"' in page
+    assert "Overdue" in panel.content.decode()
+    PostIncidentReview.objects.filter(pk=review.pk).update(
+        meeting_cancelled_at=datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    )
+    page = browser_for(tina).get(url).content.decode()
+    assert "Meeting cancelled" in page and 'data-testid="pir-meeting-cancelled"' in page
+
+
 # --- The team writes ------------------------------------------------------------------------------
 
 
