@@ -9,3 +9,6 @@ class PirConfig(AppConfig):
         # Tasks are registered in every process (beat names them); the receivers create and
         # schedule the review when an MI is resolved.
         from . import receivers, tasks  # noqa: F401
+        from .web import panels
+
+        panels.register()
