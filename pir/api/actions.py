@@ -90,9 +90,9 @@ class ActionItemLinksSerializer(serializers.Serializer):
 
 
 def links_of(item_id: int) -> ReviewActionItem:
-    return ReviewActionItem.objects.select_related(
-        "problem_task", "change", "tracker_message"
-    ).get(pk=item_id)
+    return ReviewActionItem.objects.select_related("problem_task", "change", "tracker_message").get(
+        pk=item_id
+    )
 
 
 class ConvertActionItemView(MajorIncidentResourceView):

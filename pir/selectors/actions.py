@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
-from incidents.models import MajorIncident
-
 from comms.models import OutboxStatus
+from incidents.models import MajorIncident
 
 from ..models import ReviewActionItem
 

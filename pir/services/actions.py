@@ -102,7 +102,9 @@ def _problem_of(mi: MajorIncident, actor: Actor) -> Problem:
     return problem
 
 
-def _say(mi: MajorIncident, item: ReviewActionItem, actor: Actor, what: str, **data: object) -> None:
+def _say(
+    mi: MajorIncident, item: ReviewActionItem, actor: Actor, what: str, **data: object
+) -> None:
     record(
         mi.incident,
         TimelineKind.REVIEW,

@@ -29,7 +29,7 @@ LABELS = {
 
 
 class ConvertForm(forms.Form):
-    to = forms.ChoiceField(choices=[(name, label) for name, label in LABELS.items()])
+    to = forms.ChoiceField(choices=list(LABELS.items()))
 
 
 def _done(item: ReviewActionItem, to: str) -> str:

@@ -49,9 +49,10 @@ def test_the_review_list_finds_a_review_by_its_mi_number_and_flags_overdue(
     response = client.get("/admin/pir/postincidentreview/", {"q": number})
     assert response.status_code == 200
     assert list(response.context["cl"].result_list) == [review]
-    assert client.get("/admin/pir/postincidentreview/", {"q": "MI9999999"}).context[
-        "cl"
-    ].result_count == 0
+    assert (
+        client.get("/admin/pir/postincidentreview/", {"q": "MI9999999"}).context["cl"].result_count
+        == 0
+    )
     overdue = client.get("/admin/pir/postincidentreview/", {"overdue": "yes"})
     assert list(overdue.context["cl"].result_list) == [review]
     assert 'alt="True"' in overdue.content.decode()
