@@ -85,7 +85,8 @@ class ReviewActionItemAdmin(MajorIncidentNumberSearch, ModelAdmin):
         if tracker is not None and tracker.url:
             links.append((tracker.url, tracker.key))
         shown = format_html_join(", ", '<a href="{}">{}</a>', links) if links else ""
-        if tracker is not None and not tracker.key:
-            pending = f"Jira: {tracker.status}"
-            return format_html("{}{}{}", shown, ", " if shown else "", pending)
+        if tracker is not None and not tracker.url:
+            # Not sent yet (or dead), or Jira switched off since: the key alone, or the state.
+            plain = tracker.key or f"Jira: {tracker.status}"
+            return format_html("{}{}{}", shown, ", " if shown else "", plain)
         return shown or "-"
