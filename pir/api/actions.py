@@ -116,13 +116,13 @@ class ConvertActionItemView(MajorIncidentResourceView):
         problem, each naming the item as its source, or a Jira issue created through the outbox
         (its key appears in ``tracker`` once Jira answered)."""
         mi = self.get_mi()
+        access.ensure_run(request.user, mi)  # 403 before a word of the body is read
+        body = ConvertInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         # Another MI's item is a 404: ids are not a way into an MI one may not see.
         item = ReviewActionItem.objects.filter(review__major_incident=mi, pk=item_id).first()
         if item is None:
             raise Http404("No such action item on this major incident's review")
-        access.ensure_run(request.user, mi)  # 403 before a word of the body is read
-        body = ConvertInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         actions.convert_action_item(item=item, actor=request.user, to=body.validated_data["to"])
         actions.keep_tracker_links(item_ids=[item.pk])
         return Response(

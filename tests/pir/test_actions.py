@@ -199,8 +199,9 @@ def test_the_api_answers_404_for_an_unknown_mi_or_another_mis_item(
     resolved: MajorIncident, item: ReviewActionItem, alice: Any
 ) -> None:
     client = bearer_client(alice)
-    assert client.post(_url_number("MI9999999", item.pk), {"to": "change"}).status_code == 404
-    assert client.post(_url(resolved, item.pk + 1000), {"to": "change"}).status_code == 404
+    body = {"to": "change"}
+    assert client.post(_url_number("MI9999999", item.pk), body, format="json").status_code == 404
+    assert client.post(_url(resolved, item.pk + 1000), body, format="json").status_code == 404
     assert client.get(_url(resolved, item.pk)).status_code == 405
 
 

@@ -44,9 +44,7 @@ def test_two_conversions_at_once_make_one_problem_task_and_a_409(
 
     def convert() -> None:
         try:
-            result["response"] = bearer_client(sam).post(
-                url, {"to": "problem_task"}, format="json"
-            )
+            result["response"] = bearer_client(sam).post(url, {"to": "problem_task"}, format="json")
         except BaseException as exc:
             result["error"] = exc
         finally:
