@@ -262,3 +262,12 @@ def test_the_page_answers_404_405_and_checks_csrf(
     strict.force_login(alice)
     assert strict.post(_page_url(resolved, item.pk), {"to": "change"}).status_code == 403
     assert not ReviewActionItem.objects.filter(change__isnull=False).exists()
+
+
+def test_an_id_past_any_integer_is_a_404_not_a_500(
+    resolved: MajorIncident, item: ReviewActionItem, alice: Any, browser_for: Any
+) -> None:
+    huge = 10**30
+    api = bearer_client(alice).post(_url(resolved, huge), {"to": "change"}, format="json")
+    assert api.status_code == 404
+    assert browser_for(alice).post(_page_url(resolved, huge), {"to": "change"}).status_code == 404
