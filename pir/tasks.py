@@ -6,14 +6,17 @@ from typing import Any
 
 from celery import shared_task
 
-from .services import reports, scheduling
+from .services import actions, reports, scheduling
 
 
 @shared_task(name="pir.tasks.schedule_due_reviews", acks_late=True)
 def schedule_due_reviews() -> dict[str, int]:
     """Every 15 minutes: reviews missing for resolved MIs, meeting reminders 24 h and 1 h before,
-    overdue flags and the publish deadline (``services.scheduling``)."""
-    return scheduling.schedule_due_reviews()
+    overdue flags and the publish deadline (``services.scheduling``); the Jira issues made for
+    action items since, their keys kept on the items (``services.actions``)."""
+    counts = dict(scheduling.schedule_due_reviews())
+    counts["tracker_links_kept"] = actions.keep_tracker_links()
+    return counts
 
 
 @shared_task(name="pir.tasks.send_monthly_report", acks_late=True)

@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "teams": "comms.channels.teams.TeamsChannel",
     "webhook": "comms.channels.webhook.WebhookChannel",
     "statuspage": "comms.channels.statuspage.StatuspageChannel",
+    "jira": "comms.channels.jira.JiraChannel",
 }
 
 

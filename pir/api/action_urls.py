@@ -1,5 +1,13 @@
 """Action items into work (helper: actions): problem task, change, Jira issue."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from . import actions
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(
+        "pir/action-items/<int:item_id>/convert/",
+        actions.ConvertActionItemView.as_view(),
+        name="pir-action-item-convert",
+    ),
+]

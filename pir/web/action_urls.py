@@ -1,5 +1,13 @@
 """Converting an action item from the editor page (helper: actions)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from . import actions
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(
+        "<str:number>/pir/action-items/<int:item_id>/convert/",
+        actions.convert_action,
+        name="convert-action",
+    ),
+]

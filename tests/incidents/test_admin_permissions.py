@@ -83,6 +83,11 @@ MATRIX: dict[str, tuple[dict, dict, dict]] = {
     "comms.IncidentChannel": (NOTHING, READ, READ),
     "comms.CommsState": (NOTHING, READ, READ),
     "comms.ExternalRecord": (NOTHING, READ, READ),
+    # Reviews are written on their page; managers read them here, super admins also delete.
+    "pir.PostIncidentReview": (NOTHING, READ, pages(OK, NO, OK, OK, save=NO)),
+    "pir.ReviewActionItem": (NOTHING, READ, pages(OK, NO, OK, OK, save=NO)),
+    "pir.ReviewComment": (NOTHING, READ, pages(OK, NO, OK, OK, save=NO)),
+    "pir.KpiReport": (NOTHING, READ, READ),
 }
 
 
@@ -98,6 +103,7 @@ def people(request, populated, tina, alice, sam, lee, oscar) -> dict[str, Any]: 
     ClockedSchedule.objects.create(clocked_time=timezone.now())
     _comms_records()
     _problem_task()
+    _pir_records()
     tess = make_user("usr_tess_tech", "technician", staff=True)
     return {"oscar": oscar, "lee": lee, "tina": tina, "tess": tess, "alice": alice, "sam": sam}
 
@@ -128,6 +134,21 @@ def _comms_records() -> None:
     IncidentChannel.objects.get_or_create(major_incident=mi, defaults={"name": "incident-x"})
     CommsState.objects.get_or_create(major_incident=mi)
     ExternalRecord.objects.get_or_create(major_incident=mi, channel="statuspage")
+
+
+def _pir_records() -> None:
+    """A review of the populated MI with a comment and an action item, and a KPI report."""
+    from datetime import date
+
+    from incidents.models import MajorIncident
+    from pir.models import KpiReport, PostIncidentReview, ReviewActionItem, ReviewComment
+
+    mi = MajorIncident.objects.order_by("id").first()
+    assert mi is not None
+    review, _ = PostIncidentReview.objects.get_or_create(major_incident=mi)
+    ReviewComment.objects.create(review=review, section="summary", body="Say who was hit.")
+    ReviewActionItem.objects.create(review=review, title="Add a canary", priority=2)
+    KpiReport.objects.get_or_create(month=date(2026, 1, 1))
 
 
 def _problem_task() -> None:

@@ -378,6 +378,61 @@ def _external_records(start: int, stop: int) -> None:
         ExternalRecord.objects.create(major_incident=mi, channel="statuspage", external_id=f"x{i}")
 
 
+def _reviews(start: int, stop: int) -> list[Any]:
+    from pir.models import PostIncidentReview
+
+    reviews = []
+    for i, mi in enumerate(_war_room_mis(start, stop, "review"), start):
+        review = PostIncidentReview.objects.create(
+            major_incident=mi,
+            title=f"review {i}",
+            publish_due_at=timezone.now() + timedelta(days=i - 10),
+            published_by=_user("publisher", i),
+        )
+        review.authors.add(_user("author", i))
+        reviews.append(review)
+    return reviews
+
+
+def _make_reviews(start: int, stop: int) -> None:
+    _reviews(start, stop)
+
+
+def _review_comments(start: int, stop: int) -> None:
+    from pir.models import ReviewComment
+
+    for i, review in enumerate(_reviews(start, stop), start):
+        ReviewComment.objects.create(review=review, body=f"c {i}", author=_user("commenter", i))
+
+
+def _review_action_items(start: int, stop: int) -> None:
+    # Each item points at its own owner, problem task, change and Jira row.
+    from comms.models import OutboxMessage
+    from pir.models import ReviewActionItem
+
+    for i, review in enumerate(_reviews(start, stop), start):
+        problem = Problem.objects.create(short_description=f"problem of item {i}")
+        message = OutboxMessage.objects.create(
+            idempotency_key=f"jira{i}", channel="jira", recipient="OPS", purpose="create_issue",
+            status="sent", provider_message_id=f"OPS-{i}",
+        )  # fmt: skip
+        ReviewActionItem.objects.create(
+            review=review, title=f"item {i}", owner=_user("doer", i), priority=2,
+            problem_task=ProblemTask.objects.create(problem=problem, short_description=f"t {i}"),
+            change=Change.objects.create(short_description=f"c {i}"),
+            tracker_message=message,
+        )  # fmt: skip
+
+
+def _kpi_reports(start: int, stop: int) -> None:
+    from datetime import date
+
+    from pir.models import KpiReport
+
+    for i in range(start, stop):
+        KpiReport.objects.create(month=date(2000 + i // 12, i % 12 + 1, 1), recipients=i)
+
+
 # label -> (maker, few, many)
 CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
     "incidents.ConfigurationItem": (_cis, 5, 50),
@@ -417,6 +472,10 @@ CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
     "comms.IncidentChannel": (_incident_channels, 5, 50),
     "comms.CommsState": (_comms_states, 5, 50),
     "comms.ExternalRecord": (_external_records, 5, 50),
+    "pir.PostIncidentReview": (_make_reviews, 5, 50),
+    "pir.ReviewComment": (_review_comments, 5, 50),
+    "pir.ReviewActionItem": (_review_action_items, 5, 50),
+    "pir.KpiReport": (_kpi_reports, 5, 50),
 }
 
 

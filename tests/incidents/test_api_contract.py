@@ -531,6 +531,8 @@ CONFLICTS = {
     ("POST", "/api/major-incidents/{number}/updates/{update_id}/discard/"),
     ("POST", "/api/major-incidents/{number}/drafts/"),
     ("POST", "/api/major-incidents/{number}/security-investigation/complete/"),
+    # PIR action items into work (issue 9): converted already, cancelled, Jira not configured.
+    ("POST", "/api/major-incidents/{number}/pir/action-items/{item_id}/convert/"),
 }
 
 
