@@ -13,6 +13,7 @@ from .services import reports, scheduling
 def schedule_due_reviews() -> dict[str, int]:
     """Every 15 minutes: reviews missing for resolved MIs, meeting reminders 24 h and 1 h before,
     overdue flags and the publish deadline (``services.scheduling``)."""
+    reports.send_monthly_report_if_due()  # the monthly report, if beat missed the 1st 08:00
     return scheduling.schedule_due_reviews()
 
 

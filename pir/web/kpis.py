@@ -18,33 +18,7 @@ from incidents.web.common import requires
 
 from ..models import KpiReport
 from ..selectors import metrics as metric_selectors
-
-
-def duration(seconds: float | None) -> str:
-    """``5 d 3 h``, ``2 h 05 min``, ``4 min 30 s``: the two largest units."""
-    if seconds is None:
-        return "—"
-    left = int(round(seconds))
-    days, left = divmod(left, 86400)
-    hours, left = divmod(left, 3600)
-    minutes, secs = divmod(left, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
-    return f"{secs} s"
-
-
-def shown(kpi: metric_selectors.Kpi) -> str:
-    if kpi.value is None:
-        return "—"
-    if kpi.unit == metric_selectors.SECONDS:
-        return duration(kpi.value)
-    if kpi.unit == metric_selectors.PERCENT:
-        return f"{kpi.value:g} %"
-    return f"{kpi.value:g}"
+from ..selectors.metrics import duration, shown
 
 
 SHORT = {  # the share chart's axis labels
