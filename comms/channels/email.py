@@ -58,9 +58,7 @@ def html_of(payload: dict[str, Any], subject: str) -> str:
         body = format_html(
             '<p>{}</p><table cellpadding="6" style="border-collapse:collapse">{}</table>',
             payload.get("intro", ""),
-            format_html_join(
-                "", '<tr><th align="left">{}</th><td>{}</td></tr>', payload["rows"]
-            ),
+            format_html_join("", '<tr><th align="left">{}</th><td>{}</td></tr>', payload["rows"]),
         )
     elif not any(parts.get(name) for name, _ in PART_LABELS):
         content = linebreaksbr(payload.get("text", ""))

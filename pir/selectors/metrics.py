@@ -105,7 +105,7 @@ def duration(seconds: float | None) -> str:
     """``5 d 3 h``, ``2 h 05 min``, ``4 min 30 s``: the two largest units (pages and mail)."""
     if seconds is None:
         return "—"
-    left = int(round(seconds))
+    left = round(seconds)
     days, left = divmod(left, 86400)
     hours, left = divmod(left, 3600)
     minutes, secs = divmod(left, 60)
@@ -247,7 +247,15 @@ class CadenceOnTime(Func):
         )
         return sql, (*sent[1], *slot[1])
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # PostgreSQL
+    def as_sql(  # PostgreSQL
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> Any:
         sent, slot = (compiler.compile(e) for e in self.get_source_expressions())
         sql = (
             f"CASE WHEN {sent[0]} <= CAST(SUBSTRING({slot[0]} FROM 9) AS timestamptz) "
@@ -414,9 +422,7 @@ def metrics(period: Period, *, now: datetime | None = None) -> Metrics:
     cadence_rows = StakeholderUpdate.objects.filter(
         major_incident__in=mis, update_type="cadence", slot__startswith="cadence:"
     ).filter(sent_at__isnull=False)
-    cadence = cadence_rows.aggregate(
-        n=Count("pk"), on_time=Sum(CadenceOnTime("sent_at", "slot"))
-    )
+    cadence = cadence_rows.aggregate(n=Count("pk"), on_time=Sum(CadenceOnTime("sent_at", "slot")))
     kpis.append(
         Kpi(
             "cadence_adherence",
@@ -470,13 +476,13 @@ def metrics(period: Period, *, now: datetime | None = None) -> Metrics:
 
     # Per month: count and MTTR of the MIs declared in it.
     per_month = {
-        row["month"].astimezone(UTC).date() if isinstance(row["month"], datetime) else row["month"]: row
+        row["month"].astimezone(UTC).date()
+        if isinstance(row["month"], datetime)
+        else row["month"]: row
         for row in mis.order_by()
         .annotate(month=TruncMonth("declared_at", tzinfo=UTC))
         .values("month")
-        .annotate(
-            n=Count("pk"), mttr=Avg(_span("resolved_at", MI_START), filter=mi_resolved)
-        )
+        .annotate(n=Count("pk"), mttr=Avg(_span("resolved_at", MI_START), filter=mi_resolved))
     }
     monthly: list[dict[str, Any]] = []
     cursor, previous = month_start(period.start), None

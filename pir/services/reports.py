@@ -109,13 +109,12 @@ def send_monthly_report(now: datetime | None = None) -> dict[str, Any]:
 
 def send_monthly_report_if_due(now: datetime | None = None) -> dict[str, Any] | None:
     """The catch-up: last month's report when this month's send time has passed and it has not
-    gone out (beat was down on the 1st at 08:00). One indexed look-up when there is nothing to do."""
+    gone out (beat was down on the 1st at 08:00). One indexed look-up when there is nothing
+    to do."""
     now = now or timezone.now()
     this_month = metric_selectors.month_start(now)
     due = this_month.replace(hour=SEND_DAY_HOUR)
     if now.astimezone(UTC) < due:
         return None
-    sent = KpiReport.objects.filter(
-        month=report_month(now).date(), sent_at__isnull=False
-    ).exists()
+    sent = KpiReport.objects.filter(month=report_month(now).date(), sent_at__isnull=False).exists()
     return None if sent else send_monthly_report(now)

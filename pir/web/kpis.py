@@ -20,7 +20,6 @@ from ..models import KpiReport
 from ..selectors import metrics as metric_selectors
 from ..selectors.metrics import duration, shown
 
-
 SHORT = {  # the share chart's axis labels
     "cadence_adherence": "Cadence on time",
     "first_customer_update_within_target": "1st customer update in target",

@@ -32,7 +32,9 @@ INKED = """(id) => {
 
 
 def test_the_dashboard_draws_its_charts_and_fits_1366_px(
-    alice: Any, live_server: Any, chromium: Any  # noqa: F811
+    alice: Any,
+    live_server: Any,
+    chromium: Any,  # noqa: F811
 ) -> None:
     data = build()
     path = "/kpis/?from=2026-01-01&to=2026-06-30"

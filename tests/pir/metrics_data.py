@@ -59,9 +59,14 @@ BY_PRIORITY = {  # priority: (incidents, MTTA, MTTD, MTTR)
 }
 
 
-def _incident(n: int, created: datetime, ci: ConfigurationItem | None, priority: int, **kw: Any) -> Incident:
+def _incident(
+    n: int, created: datetime, ci: ConfigurationItem | None, priority: int, **kw: Any
+) -> Incident:
     return Incident.objects.create(
-        short_description=f"Incident {n}", created_at=created, affected_ci=ci, priority=priority,
+        short_description=f"Incident {n}",
+        created_at=created,
+        affected_ci=ci,
+        priority=priority,
         **kw,
     )
 
@@ -70,13 +75,29 @@ def build() -> dict[str, Any]:
     a = ConfigurationItem.objects.create(name="Service A", kind="business_service")
     b = ConfigurationItem.objects.create(name="Service B", kind="business_service")
     t1 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-    i1 = _incident(1, t1, a, 1, acknowledged_at=t1 + 10 * M, impact_started_at=t1 - 10 * M,
-                   detected_at=t1 - 5 * M, resolved_at=t1 + 2 * H)
+    i1 = _incident(
+        1,
+        t1,
+        a,
+        1,
+        acknowledged_at=t1 + 10 * M,
+        impact_started_at=t1 - 10 * M,
+        detected_at=t1 - 5 * M,
+        resolved_at=t1 + 2 * H,
+    )
     t2 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
     i2 = _incident(2, t2, a, 1, acknowledged_at=t2 + 20 * M, resolved_at=t2 + 4 * H)
     t3 = datetime(2026, 4, 5, 8, 0, tzinfo=UTC)
-    i3 = _incident(3, t3, b, 2, acknowledged_at=t3 + 30 * M, impact_started_at=t3 - 30 * M,
-                   detected_at=t3 - 15 * M, resolved_at=t3 + 6 * H)
+    i3 = _incident(
+        3,
+        t3,
+        b,
+        2,
+        acknowledged_at=t3 + 30 * M,
+        impact_started_at=t3 - 30 * M,
+        detected_at=t3 - 15 * M,
+        resolved_at=t3 + 6 * H,
+    )
     _incident(4, datetime(2026, 5, 1, 12, 0, tzinfo=UTC), b, 3)
     t5 = datetime(2026, 5, 20, tzinfo=UTC)
     _incident(5, t5, None, 3, acknowledged_at=t5 + 60 * M, resolved_at=t5 + D)
@@ -86,27 +107,49 @@ def build() -> dict[str, Any]:
     i7 = _incident(7, t7, a, 1, acknowledged_at=t7 + 5 * M, resolved_at=t7 + H)
 
     m1 = MajorIncident.objects.create(
-        incident=i1, impact_statement="A down", status=MIStatus.RESOLVED,
-        declared_at=t1 + 30 * M, impact_started_at=t1 - 10 * M, resolved_at=t1 + 2 * H + 50 * M,
+        incident=i1,
+        impact_statement="A down",
+        status=MIStatus.RESOLVED,
+        declared_at=t1 + 30 * M,
+        impact_started_at=t1 - 10 * M,
+        resolved_at=t1 + 2 * H + 50 * M,
         first_customer_update_at=t1 + 50 * M,
     )
     m2 = MajorIncident.objects.create(
-        incident=i2, impact_statement="A down again", status=MIStatus.RESOLVED,
-        declared_at=t2 + H, resolved_at=t2 + 5 * H, first_customer_update_at=t2 + H + 45 * M,
+        incident=i2,
+        impact_statement="A down again",
+        status=MIStatus.RESOLVED,
+        declared_at=t2 + H,
+        resolved_at=t2 + 5 * H,
+        first_customer_update_at=t2 + H + 45 * M,
     )
     m3 = MajorIncident.objects.create(
-        incident=i3, impact_statement="B slow", status=MIStatus.INVESTIGATING,
-        declared_at=t3 + 15 * M, impact_started_at=t3 - 30 * M,
+        incident=i3,
+        impact_statement="B slow",
+        status=MIStatus.INVESTIGATING,
+        declared_at=t3 + 15 * M,
+        impact_started_at=t3 - 30 * M,
     )
     m4 = MajorIncident.objects.create(
-        incident=i7, impact_statement="false alarm", status=MIStatus.CANCELLED,
-        declared_at=t7 + 10 * M, first_customer_update_at=t7 + 11 * M,
+        incident=i7,
+        impact_statement="false alarm",
+        status=MIStatus.CANCELLED,
+        declared_at=t7 + 10 * M,
+        first_customer_update_at=t7 + 11 * M,
     )
 
-    def update(mi: MajorIncident, slot: str | None, sent: datetime | None, kind: str = "cadence") -> None:
+    def update(
+        mi: MajorIncident, slot: str | None, sent: datetime | None, kind: str = "cadence"
+    ) -> None:
         StakeholderUpdate.objects.create(
-            major_incident=mi, update_type=kind, current_impact="x", current_action="y",
-            user_action="z", status="sent" if sent else "draft", sent_at=sent, slot=slot,
+            major_incident=mi,
+            update_type=kind,
+            current_impact="x",
+            current_action="y",
+            user_action="z",
+            status="sent" if sent else "draft",
+            sent_at=sent,
+            slot=slot,
         )
 
     update(m1, "cadence:2026-03-01T11:00:00+00:00", t1 + H + 30 * timedelta(seconds=1))
@@ -119,7 +162,9 @@ def build() -> dict[str, Any]:
 
     def review(mi: MajorIncident, due: datetime, published: datetime | None) -> PostIncidentReview:
         return PostIncidentReview.objects.create(
-            major_incident=mi, publish_due_at=due, published_at=published,
+            major_incident=mi,
+            publish_due_at=due,
+            published_at=published,
             status="published" if published else "draft",
         )
 

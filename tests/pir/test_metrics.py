@@ -36,7 +36,9 @@ def test_every_kpi_equals_the_hand_computed_value(data: dict[str, Any]) -> None:
     assert got == EXPECTED
 
 
-def test_the_monthly_counts_change_and_mttr_are_the_hand_computed_ones(data: dict[str, Any]) -> None:
+def test_the_monthly_counts_change_and_mttr_are_the_hand_computed_ones(
+    data: dict[str, Any],
+) -> None:
     with freeze_time(NOW):
         result = metrics.metrics(_period())
     assert [
@@ -96,8 +98,7 @@ def test_the_items_list_stops_at_twenty(db: None) -> None:
         for n in range(25)
     )
     MajorIncident.objects.bulk_create(
-        MajorIncident(incident=i, impact_statement="x", declared_at=i.created_at)
-        for i in incidents
+        MajorIncident(incident=i, impact_statement="x", declared_at=i.created_at) for i in incidents
     )
     with freeze_time(NOW):
         result = metrics.metrics(_period())

@@ -48,14 +48,17 @@ def test_a_manager_sees_every_kpi_with_its_formula_and_the_tickets_behind_it(
     assert "impact started at" in tile
     assert f'href="/war-rooms/{data["mis"][0].number}/"' in tile
     assert "66.7 %" in html.split('id="kpi-cadence_adherence"')[1].split("</article>")[0]
-    payload = json.loads(
-        re.search(r'<script id="kpi-data" type="application/json">(.*?)</script>', html, re.S)[1]
-    )
+    script = re.search(r'<script id="kpi-data" type="application/json">(.*?)</script>', html, re.S)
+    assert script is not None
+    payload = json.loads(script[1])
     assert [m["mis"] for m in payload["monthly"]] == [0, 0, 2, 1, 0, 0]
     assert payload["by_service"][0]["service"] == "Service A"
     assert 'src="/static/vendor/chartjs/chart.umd.min.js"' in html
     assert "<script>" not in html  # the chart code is in static/js/kpis.js
-    assert 'href="/api/metrics/export.csv?from=2026-01-01&amp;to=2026-07-01T00%3A00%3A00%2B00%3A00"' in html
+    assert (
+        'href="/api/metrics/export.csv?from=2026-01-01&amp;to=2026-07-01T00%3A00%3A00%2B00%3A00"'
+        in html
+    )
 
 
 def test_a_super_admin_sees_the_dashboard(browser_for: Any, sam: Any) -> None:

@@ -69,8 +69,8 @@ def test_the_report_goes_to_each_active_manager_with_an_email_once(
     assert "- Major incidents: 2 (sample 2)" in sent[0].body
     assert "- Mean time between failures (MTBF): 9 d 1 h (sample 1)" in sent[0].body
     assert "/kpis/?from=2026-03-01&to=2026-04-01T00:00:00+00:00" in sent[0].body
-    html = sent[0].alternatives[0][0]
-    assert "<table" in html and "<th align=\"left\">Major incidents</th><td>2 (sample 2)</td>" in html
+    html = sent[0].alternatives[0][0]  # type: ignore[attr-defined]
+    assert "<table" in html and '<th align="left">Major incidents</th><td>2 (sample 2)</td>' in html
 
     with freeze_time(FIRST_8AM), django_capture_on_commit_callbacks(execute=True):
         second = reports.send_monthly_report()
