@@ -159,12 +159,12 @@ def _moment(raw: str, name: str, *, end: bool) -> datetime:
             moment = None
         else:
             moment = parse_datetime(text.replace(" ", "T", 1).replace("Z", "+00:00"))
-    except ValueError:
-        moment, day = None, None
-    if day is not None:
-        moment = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=UTC)
-    if moment is None:
-        raise DomainError("give an ISO date (2026-05-01) or datetime", field=name)
+        if day is not None:
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=UTC)
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None or not 1900 <= moment.year <= 9000:
+        raise DomainError("give an ISO date (2026-05-01) or datetime, 1900 to 9000", field=name)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
