@@ -293,18 +293,41 @@ def metrics(period: Period, *, now: datetime | None = None) -> Metrics:
     mis = _mis(period)
     kpis: list[Kpi] = []
 
-    # Incidents: MTTA, MTTD, MTTR (all priorities) in one statement.
+    # Incidents: MTTA, MTTD, MTTR per priority in one scan; the totals are the sums of the (at
+    # most five) priority rows, so the period's incidents are read once.
     acked = Q(acknowledged_at__isnull=False)
     detected = Q(detected_at__isnull=False, impact_started_at__isnull=False)
     resolved = Q(resolved_at__isnull=False)
-    inc = incidents.aggregate(
-        mtta=Avg(_span("acknowledged_at", "created_at"), filter=acked),
-        mtta_n=Count("pk", filter=acked),
-        mttd=Avg(_span("detected_at", "impact_started_at"), filter=detected),
-        mttd_n=Count("pk", filter=detected),
-        mttr=Avg(_span("resolved_at", "created_at"), filter=resolved),
-        mttr_n=Count("pk", filter=resolved),
+    spans = {
+        "mtta": (_span("acknowledged_at", "created_at"), acked),
+        "mttd": (_span("detected_at", "impact_started_at"), detected),
+        "mttr": (_span("resolved_at", "created_at"), resolved),
+    }
+    sums: dict[str, Any] = {}
+    for name, (span, only) in spans.items():
+        sums[f"{name}_sum"] = Sum(span, filter=only)
+        sums[f"{name}_n"] = Count("pk", filter=only)
+    rows = list(
+        incidents.order_by().values("priority").annotate(n=Count("pk"), **sums).order_by("priority")
     )
+
+    def mean(total: timedelta | None, n: int) -> float | None:
+        return _seconds(total / n) if total is not None and n else None
+
+    by_priority = [
+        {
+            "priority": row["priority"],
+            "incidents": row["n"],
+            **{f"{name}_seconds": mean(row[f"{name}_sum"], row[f"{name}_n"]) for name in spans},
+            "mttr_sample": row["mttr_n"],
+        }
+        for row in rows
+    ]
+    inc: dict[str, Any] = {}
+    for name in spans:
+        n = sum(row[f"{name}_n"] for row in rows)
+        total = sum((row[f"{name}_sum"] for row in rows if row[f"{name}_sum"]), timedelta())
+        inc[name], inc[f"{name}_n"] = (total / n if n else None), n
     kpis += [
         Kpi(
             "mtta",
@@ -336,27 +359,6 @@ def metrics(period: Period, *, now: datetime | None = None) -> Metrics:
             "resolved.",
             _incident_items(incidents.filter(resolved)),
         ),
-    ]
-
-    by_priority = [
-        {
-            "priority": row["priority"],
-            "incidents": row["n"],
-            "mtta_seconds": _seconds(row["mtta"]),
-            "mttd_seconds": _seconds(row["mttd"]),
-            "mttr_seconds": _seconds(row["mttr"]),
-            "mttr_sample": row["mttr_n"],
-        }
-        for row in incidents.order_by()
-        .values("priority")
-        .annotate(
-            n=Count("pk"),
-            mtta=Avg(_span("acknowledged_at", "created_at"), filter=acked),
-            mttd=Avg(_span("detected_at", "impact_started_at"), filter=detected),
-            mttr=Avg(_span("resolved_at", "created_at"), filter=resolved),
-            mttr_n=Count("pk", filter=resolved),
-        )
-        .order_by("priority")
     ]
 
     # Major incidents: resolution, declaration, first customer update, in one statement.
