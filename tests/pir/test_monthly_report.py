@@ -11,6 +11,7 @@ import pytest
 from django.core import mail
 from freezegun import freeze_time
 
+from comms.channels.email import html_of
 from comms.models import OutboxMessage
 from pir import tasks
 from pir.models import KpiReport
@@ -117,3 +118,9 @@ def test_a_month_with_no_managers_is_still_claimed_once(db: None) -> None:
 def test_the_report_of_january_is_decembers(managers: list[Any]) -> None:
     with freeze_time(datetime(2027, 1, 1, 8, tzinfo=UTC)):
         assert reports.send_monthly_report()["month"] == "2026-12-01"
+
+
+def test_the_reports_html_table_escapes_what_it_shows() -> None:
+    html = html_of({"intro": "<b>KPIs</b>", "rows": [["<script>", "1 & 2"]]}, "Subject")
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "&lt;b&gt;KPIs&lt;/b&gt;" in html and "1 &amp; 2" in html
