@@ -54,7 +54,13 @@ def html_of(payload: dict[str, Any], subject: str) -> str:
     """The HTML part: every value escaped (the parts are people's words)."""
     mi = payload.get("mi") or {}
     parts = payload.get("parts") or {}
-    if not any(parts.get(name) for name, _ in PART_LABELS):
+    if payload.get("rows"):  # a report: an intro and a table of [label, value] (the KPIs)
+        body = format_html(
+            '<p>{}</p><table cellpadding="6" style="border-collapse:collapse">{}</table>',
+            payload.get("intro", ""),
+            format_html_join("", '<tr><th align="left">{}</th><td>{}</td></tr>', payload["rows"]),
+        )
+    elif not any(parts.get(name) for name, _ in PART_LABELS):
         content = linebreaksbr(payload.get("text", ""))
         body = format_html("<p>{}</p>", content)
     else:

@@ -1,5 +1,10 @@
 """GET /api/metrics/: the KPIs (and their CSV) (helper: kpis)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from .metrics import MetricsCsvView, MetricsView
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", MetricsView.as_view(), name="metrics"),
+    path("export.csv", MetricsCsvView.as_view(), name="metrics-csv"),
+]

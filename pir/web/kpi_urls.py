@@ -1,7 +1,9 @@
 """The KPI dashboard under /kpis/ (namespace ``kpis``) (helper: kpis)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+
+from .kpis import dashboard
 
 app_name = "kpis"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [path("", dashboard, name="dashboard")]
