@@ -2,6 +2,7 @@
 
 from .cadence import send_due_updates
 from .dispatch import notify, publish_update, send_operation
+from .postmortem import post_public_postmortem
 from .outbox import (
     NewMessage,
     backoff,
@@ -48,6 +49,7 @@ __all__ = [
     "idempotency_key",
     "is_legal",
     "notify",
+    "post_public_postmortem",
     "publish_update",
     "redrive",
     "retry_now",
