@@ -2,7 +2,6 @@
 
 from .cadence import send_due_updates
 from .dispatch import notify, publish_update, send_operation
-from .postmortem import post_public_postmortem
 from .outbox import (
     NewMessage,
     backoff,
@@ -15,6 +14,7 @@ from .outbox import (
     retry_now,
     schedule,
 )
+from .postmortem import post_public_postmortem
 from .updates import (
     LEGAL_GROUP,
     PARTS,

@@ -39,7 +39,7 @@ class TimelineRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     at = serializers.DateTimeField()
     kind = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the row's key, not Field.label
     text = serializers.CharField()
     milestone = serializers.BooleanField()
     url = serializers.CharField(help_text="The entry in the war room")
@@ -60,8 +60,8 @@ class BlockerSerializer(serializers.Serializer):
 class ActionItemSerializer(serializers.ModelSerializer):
     owner = username_out()
     created_by = username_out()
-    problem_task = serializers.SlugRelatedField(slug_field="number", read_only=True)
-    change = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    problem_task: Any = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    change: Any = serializers.SlugRelatedField(slug_field="number", read_only=True)
     # Plain strings and numbers in the schema, their values in the help text: the enum names
     # "kind" and "priority" are taken by other choice sets in the API's schema.
     kind = serializers.CharField(read_only=True, help_text=KIND_HELP)

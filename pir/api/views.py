@@ -63,7 +63,7 @@ def items_of(review: PostIncidentReview) -> Any:
 
 
 class ReviewResourceView(MajorIncidentResourceView):
-    pagination_class = None
+    pagination_class: Any = None
 
     def get_review(self) -> PostIncidentReview:
         mi = self.get_mi()
@@ -127,9 +127,7 @@ class SubmitView(ReviewResourceView):
     )
     def post(self, request: Request, number: str) -> Response:
         """Ask for review comments: draft → in_review."""
-        return review_response(
-            services.submit_review(review=self.get_review(), actor=request.user)
-        )
+        return review_response(services.submit_review(review=self.get_review(), actor=request.user))
 
 
 class PublishView(ReviewResourceView):
@@ -158,7 +156,9 @@ class MarkdownRenderer(renderers.BaseRenderer):
     format = "md"
     charset = "utf-8"
 
-    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None) -> bytes:
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> bytes:
         return (data if isinstance(data, str) else json.dumps(data)).encode()
 
 
@@ -279,4 +279,3 @@ class DraftView(ReviewResourceView):
                 {"sections": draft.sections, "drafted_by": draft.drafted_by, "note": draft.note}
             ).data
         )
-

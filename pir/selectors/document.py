@@ -106,8 +106,10 @@ def _quarter_start(moment: datetime) -> datetime:
 
 
 def _next_quarter(start: datetime) -> datetime:
-    return start.replace(year=start.year + 1, month=1) if start.month == 10 else start.replace(
-        month=start.month + 3
+    return (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 10
+        else start.replace(month=start.month + 3)
     )
 
 

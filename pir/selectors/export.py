@@ -92,12 +92,16 @@ def markdown(review: PostIncidentReview) -> str:
             ("Customers affected (% of the base)", _figure(pct, " %")),
             (
                 "Revenue impact",
-                f"{_figure(revenue)} {review.revenue_currency}" if revenue is not None else "not known",
+                f"{_figure(revenue)} {review.revenue_currency}"
+                if revenue is not None
+                else "not known",
             ),
             ("SLA breaches", review.sla_breaches or "none recorded"),
             (
                 "SLA credits",
-                f"{_figure(credits)} {review.revenue_currency}" if credits is not None else "not known",
+                f"{_figure(credits)} {review.revenue_currency}"
+                if credits is not None
+                else "not known",
             ),
             ("Support tickets", _figure(review.support_tickets)),
             ("Support tickets (% increase)", _figure(tickets_pct, " %")),

@@ -145,9 +145,7 @@ def copilot_draft(mi: MajorIncident, base: ReviewDraft) -> ReviewDraft:
     return base
 
 
-def draft_review(
-    *, review: PostIncidentReview, actor: Actor, drafter: Any = "auto"
-) -> ReviewDraft:
+def draft_review(*, review: PostIncidentReview, actor: Actor, drafter: Any = "auto") -> ReviewDraft:
     """A proposal for the summary, detection and resolution sections; not saved.
 
     ``drafter``: "template", "copilot" or "auto" (the model when configured). Whoever may write

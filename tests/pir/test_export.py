@@ -28,8 +28,12 @@ def test_every_section_is_there_in_order(review: PostIncidentReview, alice: Any)
     services.update_review(
         review=review,
         actor=alice,
-        changes={"root_causes": "A bad push", "lessons_got_lucky": "Low traffic", "authors": [alice.username]},
-    )  # fmt: skip
+        changes={
+            "root_causes": "A bad push",
+            "lessons_got_lucky": "Low traffic",
+            "authors": [alice.username],
+        },
+    )
     text = markdown(PostIncidentReview.objects.get(pk=review.pk))
     assert text.startswith(f"# {review.title}\n")
     for label in ("**Date:**", "**Authors:** ", "**Status:** Draft"):
@@ -46,7 +50,9 @@ def test_the_timeline_is_in_order_with_milestones_marked(review: PostIncidentRev
     assert len(rows) == review.major_incident.timeline.count()
     times = [row[2:18] for row in rows]
     assert times == sorted(times)
-    assert "(milestone)" in rows[0] and rows[0].split(" — ", 1)[1].startswith("**Major incident declared")
+    assert "(milestone)" in rows[0] and rows[0].split(" — ", 1)[1].startswith(
+        "**Major incident declared"
+    )
 
 
 def test_user_text_does_not_break_the_action_items_table(

@@ -25,11 +25,18 @@ def test_the_summary_carries_root_causes_items_and_the_link(
     services.add_action_item(
         review=review,
         actor=alice,
-        fields={"title": "Canary", "owner": alice.username, "due_date": "2026-12-31", "priority": 2},
+        fields={
+            "title": "Canary",
+            "owner": alice.username,
+            "due_date": "2026-12-31",
+            "priority": 2,
+        },
     )
     with committed():
         services.publish_review(review=review, actor=alice)
-    summary = StakeholderUpdate.objects.get(major_incident=review.major_incident, slot="pir_summary")
+    summary = StakeholderUpdate.objects.get(
+        major_incident=review.major_incident, slot="pir_summary"
+    )
     assert "Checkout failed for 40 minutes." in summary.current_impact
     assert "Root causes: A bad config push." in summary.current_impact
     assert "Action items agreed: 1." in summary.current_impact
@@ -67,9 +74,7 @@ def test_a_published_review_without_public_version_is_not_a_postmortem(
     with committed():
         services.publish_review(review=review, actor=alice)
     mi = review.major_incident
-    assert [status.incident_status(m) for m in status._shown_mis() if m.pk == mi.pk] == [
-        "resolved"
-    ]
+    assert [status.incident_status(m) for m in status._shown_mis() if m.pk == mi.pk] == ["resolved"]
 
 
 def test_a_public_postmortem_needs_text(review: PostIncidentReview, alice: Any) -> None:

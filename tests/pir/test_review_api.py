@@ -43,9 +43,11 @@ WRITES = [
 
 
 def call(client: APIClient, method: str, path: str, body: Any = None) -> Any:
-    return getattr(client, method)(path, body, format="json") if body is not None else getattr(
-        client, method
-    )(path)
+    return (
+        getattr(client, method)(path, body, format="json")
+        if body is not None
+        else getattr(client, method)(path)
+    )
 
 
 def test_every_endpoint_needs_a_token(review: PostIncidentReview, api: APIClient) -> None:
@@ -144,9 +146,7 @@ def test_odd_edits_are_a_400_naming_the_field(
     assert field in response.json()
 
 
-def test_odd_bodies_are_a_400_not_a_500(
-    review: PostIncidentReview, alice_api: APIClient
-) -> None:
+def test_odd_bodies_are_a_400_not_a_500(review: PostIncidentReview, alice_api: APIClient) -> None:
     mi = review.major_incident
     deep: Any = "x"
     for _ in range(200):
@@ -162,7 +162,9 @@ def test_odd_bodies_are_a_400_not_a_500(
     assert section.status_code == 400 and "section" in section.json()
     item = alice_api.post(url(mi, "action-items/"), {"title": "t", "priority": 9}, format="json")
     assert item.status_code == 400 and "priority" in item.json()
-    item = alice_api.post(url(mi, "action-items/"), {"title": "t", "due_date": "soon"}, format="json")
+    item = alice_api.post(
+        url(mi, "action-items/"), {"title": "t", "due_date": "soon"}, format="json"
+    )
     assert item.status_code == 400 and "due_date" in item.json()
 
 
@@ -213,7 +215,9 @@ def test_publish_names_action_items_when_one_lacks_an_owner(
     mi = review.major_incident
     services.update_review(review=review, actor=alice, changes=DONE)
     item = services.add_action_item(
-        review=review, actor=alice, fields={"title": "Canary", "due_date": "2026-12-31", "priority": 2}
+        review=review,
+        actor=alice,
+        fields={"title": "Canary", "due_date": "2026-12-31", "priority": 2},
     )
     blocked = alice_api.post(url(mi, "publish/"))
     assert blocked.status_code == 400 and "action_items" in blocked.json()

@@ -40,9 +40,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["before_major_incidents"]:
             return
-        users = get_user_model().objects.filter(
-            username__in=["usr_alice_johnson", "usr_tina_tech"]
-        )
+        users = get_user_model().objects.filter(username__in=["usr_alice_johnson", "usr_tina_tech"])
         people = {u.username: u for u in users}
         alice = people.get("usr_alice_johnson")
         if alice is None:
