@@ -22,13 +22,14 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import renderers, status
+from rest_framework import renderers, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.api.pagination import Pagination
 from incidents.api.schema import conflict
+from incidents.models import MajorIncident
 from warroom.api.common import NUMBER, MajorIncidentResourceView
 
 from .. import selectors, services
@@ -51,10 +52,13 @@ ITEM_ID = OpenApiParameter("item_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 _PUBLISHED = conflict("The review is published: it is final")
 
 
-def _body(request: Request) -> dict[str, Any]:
+def _body(request: Request, serializer: type[serializers.Serializer]) -> dict[str, Any]:
+    """The body as sent, once its shape passed ``serializer`` (unknown keys and wrong types are
+    a 400 naming the field, before the review is looked up); the service checks the rest."""
     data = request.data
     if not isinstance(data, dict):
         raise ValidationError({"detail": "the body must be a JSON object"})
+    serializer(data=data).is_valid(raise_exception=True)
     return dict(data)
 
 
@@ -64,6 +68,12 @@ def items_of(review: PostIncidentReview) -> Any:
 
 class ReviewResourceView(MajorIncidentResourceView):
     pagination_class: Any = None
+
+    def get_mi(self) -> MajorIncident:
+        # Asked first for the permission check, then for the review: one look-up.
+        if not hasattr(self, "_mi"):
+            self._mi = super().get_mi()
+        return self._mi
 
     def get_review(self) -> PostIncidentReview:
         mi = self.get_mi()
@@ -107,8 +117,9 @@ class ReviewView(ReviewResourceView):
     def patch(self, request: Request, number: str) -> Response:
         """Change sections and figures (the team; ``post_publicly`` and ``public_summary`` the
         commander or a manager). ``version``, when given, must be the current one."""
+        selectors.ensure_write(request.user, self.get_mi())  # 403 before the body is read
+        changes = _body(request, ReviewChangeSerializer)
         review = self.get_review()
-        changes = _body(request)
         version = changes.pop("version", None)
         review = services.update_review(
             review=review, actor=request.user, changes=changes, version=version
@@ -200,10 +211,10 @@ class CommentsView(ReviewResourceView):
     )
     def post(self, request: Request, number: str) -> Response:
         """Comment on the review or on one of its sections (the team)."""
-        review = self.get_review()
-        selectors.ensure_write(request.user, review)  # 403 before the body is read
+        selectors.ensure_write(request.user, self.get_mi())  # 403 before the body is read
         body = CommentInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        review = self.get_review()
         comment = services.add_comment(
             review=review,
             actor=request.user,
@@ -231,8 +242,10 @@ class ActionItemsView(ReviewResourceView):
     )
     def post(self, request: Request, number: str) -> Response:
         """Add an action item (the team); ``title`` is required."""
+        selectors.ensure_write(request.user, self.get_mi())
+        fields = _body(request, ActionItemInputSerializer)
         review = self.get_review()
-        item = services.add_action_item(review=review, actor=request.user, fields=_body(request))
+        item = services.add_action_item(review=review, actor=request.user, fields=fields)
         fresh = items_of(review).get(pk=item.pk)
         return Response(ActionItemSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
@@ -252,9 +265,11 @@ class ActionItemView(ReviewResourceView):
     )
     def patch(self, request: Request, number: str, item_id: int) -> Response:
         """Change an action item. Another MI's item is a 404."""
+        selectors.ensure_write(request.user, self.get_mi())
+        fields = _body(request, ActionItemInputSerializer)
         review = self.get_review()
         item = get_object_or_404(selectors.action_items(review), pk=item_id)
-        item = services.update_action_item(item=item, actor=request.user, fields=_body(request))
+        item = services.update_action_item(item=item, actor=request.user, fields=fields)
         fresh = items_of(review).get(pk=item.pk)
         return Response(ActionItemSerializer(fresh).data)
 
@@ -267,10 +282,10 @@ class DraftView(ReviewResourceView):
     def post(self, request: Request, number: str) -> Response:
         """A proposal for the summary, detection and resolution sections from the MI's records
         (offline, or by the drafting model when configured); not saved: PATCH it into pir/."""
-        review = self.get_review()
-        selectors.ensure_write(request.user, review)
+        selectors.ensure_write(request.user, self.get_mi())
         body = DraftInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        review = self.get_review()
         draft = drafting.draft_review(
             review=review, actor=request.user, drafter=body.validated_data["drafter"]
         )
