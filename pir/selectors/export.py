@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+
 from incidents.selectors import name_of
 
 from ..models import PostIncidentReview, ReviewActionItem
@@ -142,6 +144,7 @@ def markdown(review: PostIncidentReview) -> str:
     section("Where we got lucky", review.lessons_got_lucky, 3)
 
     out += ["## Timeline", "", "All times UTC; **milestones** in bold.", ""]
+    base = str(settings.MIM_BASE_URL).rstrip("/")
     if timeline:
         for row in timeline:
             at = str(row.get("at", "")).replace("T", " ").replace("Z", "")[:16]
@@ -150,7 +153,8 @@ def markdown(review: PostIncidentReview) -> str:
             line = f"{row.get('label', row.get('kind', ''))}: {text}{who}"
             if row.get("milestone"):
                 line = f"**{line}** _(milestone)_"
-            out.append(f"- {at} — {line}")
+            source = f" [source]({base}{row['url']})" if row.get("url") else ""
+            out.append(f"- {at} — {line}{source}")
     else:
         out.append(NONE)
     out.append("")

@@ -50,6 +50,7 @@ def test_the_timeline_is_in_order_with_milestones_marked(review: PostIncidentRev
     assert len(rows) == review.major_incident.timeline.count()
     times = [row[2:18] for row in rows]
     assert times == sorted(times)
+    assert all("[source](" in row and "#entry-" in row for row in rows)
     assert "(milestone)" in rows[0] and rows[0].split(" — ", 1)[1].startswith(
         "**Major incident declared"
     )
