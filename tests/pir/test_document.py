@@ -116,3 +116,30 @@ def test_durations_in_words() -> None:
     assert in_words(timedelta(seconds=20)) == "under a minute"
     assert in_words(timedelta(days=1, minutes=1)) == "1 day 1 minute"
     assert in_words(None) == ""
+
+
+def test_the_stakeholder_updates_sent_are_listed_in_order(
+    mi: MajorIncident, alice: Any, committed: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from comms import services as comms_services
+
+    for text in ("Nobody can pay.", "Payments recover."):
+        update = comms_services.create_update(
+            mi=mi,
+            actor=alice,
+            update_type="cadence",
+            current_impact=text,
+            current_action="Rolling back",
+            user_action="Retry later",
+            next_update_at=timezone.now() + timedelta(minutes=30),
+        )
+        comms_services.send_update(update=update, actor=alice)
+    review = PostIncidentReview.objects.get(major_incident=resolve(mi, alice, committed))
+    listed = review.supporting_information.split("Stakeholder updates sent:\n", 1)[1]
+    assert listed.index("Nobody can pay.") < listed.index("Payments recover.")
+    sent = mi.stakeholder_updates.filter(status="sent").count()  # ours and the automatic ones
+    assert f"{sent} stakeholder update(s) sent" in review.communication_cadence
