@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from incidents.models import (
@@ -54,6 +54,8 @@ IDENTIFIED = "identified"
 MONITORING = "monitoring"
 RESOLVED = "resolved"
 POSTMORTEM = "postmortem"
+# The slot of the public postmortem update (``comms.services.postmortem``).
+POSTMORTEM_SLOT = "pir_public"
 INCIDENT_STATUSES = (INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED, POSTMORTEM)
 UNRESOLVED = (INVESTIGATING, IDENTIFIED, MONITORING)
 
@@ -191,7 +193,9 @@ def component_status(mi: MajorIncident, service_id: int) -> str:
 
 
 def incident_status(mi: MajorIncident) -> str:
-    if mi.pir_published_at is not None:
+    # ``postmortem`` once a public postmortem is out (``comms.services.postmortem``), not for
+    # every published review: most reviews stay internal. ``_shown_mis`` annotates it.
+    if getattr(mi, "has_postmortem", False):
         return POSTMORTEM
     return _STATUS_BY_MI.get(mi.status, INVESTIGATING)
 
@@ -230,6 +234,13 @@ def _shown_mis() -> list[MajorIncident]:
             "incident__priority",
             "incident__affected_users",
             "incident__affected_ci",
+        )
+    )
+    shown = shown.annotate(
+        has_postmortem=Exists(
+            StakeholderUpdate.objects.filter(
+                major_incident=OuterRef("pk"), slot=POSTMORTEM_SLOT, status=UpdateStatus.SENT
+            )
         )
     )
     # An old MI still open is on the page however many have come since.

@@ -14,6 +14,7 @@ from .outbox import (
     retry_now,
     schedule,
 )
+from .postmortem import post_public_postmortem
 from .updates import (
     LEGAL_GROUP,
     PARTS,
@@ -48,6 +49,7 @@ __all__ = [
     "idempotency_key",
     "is_legal",
     "notify",
+    "post_public_postmortem",
     "publish_update",
     "redrive",
     "retry_now",

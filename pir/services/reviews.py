@@ -34,6 +34,7 @@ from ..models import (
     ReviewStatus,
 )
 from ..selectors import access
+from ..selectors.document import prefill
 from ..selectors.reviews import unready_action_items
 
 User = get_user_model()
@@ -87,11 +88,33 @@ class StaleReview(Conflict):
 
 
 def create_review(*, mi: MajorIncident) -> tuple[PostIncidentReview, bool]:
-    """The MI's review, made once (the one-to-one decides between two callers at once); the
-    title says what it is about. Returns (review, created). Callers hold the transaction."""
+    """The MI's review, made once (the one-to-one decides between two callers at once), its
+    blank fields pre-filled from the MI's records (``selectors.document.prefill``) and its first
+    draft of summary, detection and resolution by the offline drafter. Returns (review,
+    created). Callers hold the transaction."""
+    from . import drafting
+
     incident = mi.incident
     title = f"{mi.number}: {incident.short_description}"[:MAX_TITLE_CHARS]
-    return PostIncidentReview.objects.get_or_create(major_incident=mi, defaults={"title": title})
+    review, created = PostIncidentReview.objects.get_or_create(
+        major_incident=mi, defaults={"title": title}
+    )
+    if created:
+        filled = prefill(mi)
+        proposal = drafting.offline_draft(mi)
+        for name, value in proposal.sections.items():
+            if name != "summary":
+                filled.setdefault(name, value)
+        changed = False
+        for name, value in filled.items():
+            if value in (None, "") or getattr(review, name) not in (None, ""):
+                continue
+            setattr(review, name, value)
+            changed = True
+        review.drafted_by = proposal.drafted_by
+        if changed or review.drafted_by:
+            review.save()
+    return review, created
 
 
 # --- Cleaning input -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from comms.models import OutboxMessage, StakeholderGroup, StakeholderUpdate
 from comms.selectors.audience import reached_ci_ids
+from incidents.management.commands.seed_demo import INCIDENTS
 from incidents.models import MajorIncident, RaciRole
 from incidents.selectors import active_roles
 
@@ -38,7 +39,8 @@ def test_the_demo_has_stakeholders_a_comms_lead_and_sent_updates_and_is_idempote
     with django_capture_on_commit_callbacks(execute=True):
         out = _seed()
     assert "comms demo data ready" in out
-    mi = MajorIncident.objects.get()
+    # The demo's open MI (seed_demo_pir adds two resolved ones of its own).
+    mi = MajorIncident.objects.get(incident__short_description=INCIDENTS[0][0])
     leadership = StakeholderGroup.objects.get(slug="it-leadership")
     assert leadership.users.count() == 2
     assert all(u.email for u in leadership.users.all())

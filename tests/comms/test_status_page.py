@@ -13,7 +13,7 @@ from freezegun import freeze_time
 
 from comms.models import UpdateType
 from comms.selectors import status
-from comms.services import updates
+from comms.services import post_public_postmortem, updates
 from incidents import services
 from incidents.models import MajorIncident, MIStatus, RaciRole
 from tests.conftest import make_user
@@ -131,9 +131,18 @@ def test_the_life_of_an_mi(shop: Shop, outage: Callable[..., MajorIncident], ali
         ours = get_json("/status/summary.json")
         assert ours["incidents"] == []
         assert [i["id"] for i in ours["recent_incidents"]] == [mi.number]
+    # A published review alone stays internal; the public postmortem makes it "postmortem".
     MajorIncident.objects.filter(pk=mi.pk).update(pir_published_at=T0 + timedelta(days=2))
     [incident] = get_json("/status/api/v2/incidents.json")["incidents"]
+    assert incident["status"] == "resolved"
+    with freeze_time(T0 + timedelta(days=2)):
+        post_public_postmortem(mi=mi, text="A bad deploy; we added a canary.", actor=alice)
+    [incident] = get_json("/status/api/v2/incidents.json")["incidents"]
     assert incident["status"] == "postmortem"
+    assert incident["incident_updates"][0]["status"] == "postmortem"
+    assert incident["incident_updates"][0]["body"].startswith(
+        "Current impact: A bad deploy; we added a canary."
+    )
 
 
 def test_a_cancelled_mi_is_never_shown(shop: Shop, outage: Callable[..., MajorIncident]) -> None:

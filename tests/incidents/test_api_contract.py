@@ -105,6 +105,15 @@ def world(alice: Any, make_incident: Any, make_ci: Any) -> dict[str, Any]:
         )
         for i in range(2)
     ]  # fmt: skip
+    # The review (issue 9): made here for the open MI (resolution makes it in real life), with
+    # two comments and two action items, so that its lists page.
+    from pir import services as pir_services
+    from pir.models import PostIncidentReview
+
+    review = PostIncidentReview.objects.create(major_incident=mi, title="Review")
+    for i in range(2):
+        pir_services.add_comment(review=review, actor=alice, body=f"Comment {i}")
+        pir_services.add_action_item(review=review, actor=alice, fields={"title": f"Fix {i}"})
     return {
         "number": incident.number,
         "incident": incident,
@@ -531,6 +540,12 @@ CONFLICTS = {
     ("POST", "/api/major-incidents/{number}/updates/{update_id}/discard/"),
     ("POST", "/api/major-incidents/{number}/drafts/"),
     ("POST", "/api/major-incidents/{number}/security-investigation/complete/"),
+    # The review (issue 9): a stale version, a published review, a move its status refuses.
+    ("PATCH", "/api/major-incidents/{number}/pir/"),
+    ("POST", "/api/major-incidents/{number}/pir/submit/"),
+    ("POST", "/api/major-incidents/{number}/pir/publish/"),
+    ("POST", "/api/major-incidents/{number}/pir/action-items/"),
+    ("PATCH", "/api/major-incidents/{number}/pir/action-items/{item_id}/"),
     # PIR action items into work (issue 9): converted already, cancelled, Jira not configured.
     ("POST", "/api/major-incidents/{number}/pir/action-items/{item_id}/convert/"),
 }
