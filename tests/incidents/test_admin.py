@@ -18,6 +18,7 @@ from incidents.models import (
     Incident,
     MajorIncidentCandidate,
     Problem,
+    ProblemTask,
     RoleRoster,
     SystemProperty,
     SystemPropertyChange,
@@ -62,6 +63,7 @@ def populated(make_ci, make_incident, sam):
     ci = make_ci("Checkout", users=50, depends_on=(db_ci,))
     incident = make_incident(actor=sam, affected_ci=ci, impact=1, urgency=1)
     problem = Problem.objects.create(short_description="Pool exhaustion", affected_ci=ci)
+    ProblemTask.objects.create(problem=problem, short_description="Alert on pool saturation")
     Change.objects.create(
         short_description="Raise pool",
         problem=problem,

@@ -12,9 +12,21 @@ from django.urls import reverse
 
 from incidents.models import MajorIncident
 from pir import services
-from pir.models import PostIncidentReview, ReviewActionItem, ReviewStatus
+from pir.models import DOCUMENT_SECTIONS, PostIncidentReview, ReviewActionItem, ReviewStatus
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def review(review: PostIncidentReview) -> PostIncidentReview:
+    """The resolved MI's review without its pre-fill: these tests are about what the page does
+    with what people write (the pre-fill has its own tests, ``test_document.py``)."""
+    blank = dict.fromkeys((name for name, _ in DOCUMENT_SECTIONS), "")
+    PostIncidentReview.objects.filter(pk=review.pk).update(
+        **blank, customers_affected=None, support_tickets=None, drafted_by=""
+    )
+    review.refresh_from_db()
+    return review
 
 DONE = {"summary": "Checkout failed for 40 minutes.", "root_causes": "A bad config push."}
 
