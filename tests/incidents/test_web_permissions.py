@@ -226,6 +226,28 @@ MATRIX: list[Case] = [
      "/war-rooms/{mi}/updates/{update}/submit/", {}, SEND_MI),
     ("investigation complete", "comms:updates_investigation_complete", "post",
      "/war-rooms/{mi}/updates/investigation-complete/", {}, _ok(302, *_MANAGERS, "ian", "lee")),
+    # The post-incident review (issue 9): read as the MI is read, written by its team, published
+    # and turned into work by those who run it.
+    ("pir editor", "pir:review", "get", "/war-rooms/{mi}/pir/", None, READ_MI),
+    ("pir print", "pir:print", "get", "/war-rooms/{mi}/pir/print/", None, READ_MI),
+    ("pir section save", "pir:save-section", "post", "/war-rooms/{mi}/pir/sections/summary/",
+     {"version": "1", "title": "Gateway 503s", "summary": "The gateway failed",
+      "revenue_currency": "USD"}, POST_MI),
+    ("pir authors", "pir:authors", "post", "/war-rooms/{mi}/pir/authors/",
+     {"version": "1", "authors": "usr_sue_scribe"}, POST_MI),
+    ("pir submit", "pir:submit", "post", "/war-rooms/{mi}/pir/submit/", {}, POST_MI),
+    ("pir publish", "pir:publish", "post", "/war-rooms/{mi}/pir/publish/", {}, RUN_MI),
+    ("pir comment", "pir:comment", "post", "/war-rooms/{mi}/pir/comments/",
+     {"comment-body": "Root cause reads right"}, POST_MI),
+    ("pir action add", "pir:add-action", "post", "/war-rooms/{mi}/pir/action-items/",
+     {"new-title": "Alert on 5xx", "new-kind": "detect", "new-status": "open"}, POST_MI),
+    ("pir action edit", "pir:edit-action", "post", "/war-rooms/{mi}/pir/action-items/{pir_item}/",
+     {"item{pir_item}-title": "Add a canary", "item{pir_item}-kind": "prevent",
+      "item{pir_item}-status": "in_progress"}, POST_MI),
+    ("pir action convert", "pir:convert-action", "post",
+     "/war-rooms/{mi}/pir/action-items/{pir_item}/convert/", {"to": "problem_task"}, RUN_MI),
+    # The KPIs are the managers'.
+    ("kpi dashboard", "kpis:dashboard", "get", "/kpis/", None, _ok(200, *_MANAGERS)),
 ]  # fmt: skip
 
 # Cases whose answer for legal the README changes from today's grants: (case, permission whose
@@ -275,6 +297,12 @@ def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> d
         mi=mi, actor=alice, update_type="resolution", current_impact="Back",
         current_action="Done", user_action="Retry", next_update_at=None,
     )  # fmt: skip
+    # Its review (made at resolution; here at once, so its pages have a review to show).
+    from pir import services as pir_services
+    from pir.models import ReviewActionItem
+
+    review, _ = pir_services.create_review(mi=mi)
+    pir_item = ReviewActionItem.objects.create(review=review, title="Add a canary")
     return {
         "users": {
             "oscar": oscar,
@@ -298,6 +326,7 @@ def world(db, alice, tina, lee, sam, oscar, person, make_incident, make_ci) -> d
             "checkpoint": checkpoint.pk,
             "item": item.pk,
             "update": update.pk,
+            "pir_item": pir_item.pk,
             # A poll from before the first row: every reader gets the rows (200), not a 204.
             "since": war_room_timeline.encode_cursor(war_room_timeline.SINCE, 0),
         },
