@@ -28,6 +28,7 @@ def review(review: PostIncidentReview) -> PostIncidentReview:
     review.refresh_from_db()
     return review
 
+
 DONE = {"summary": "Checkout failed for 40 minutes.", "root_causes": "A bad config push."}
 
 
