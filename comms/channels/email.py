@@ -57,7 +57,10 @@ class CalendarEmail(EmailMultiAlternatives):
     def _create_mime_attachment(self, content: Any, mimetype: str) -> Any:
         if mimetype == CALENDAR:
             part = SafeMIMEText(content, "calendar", "utf-8")
-            part.set_param("method", self.calendar_method)
+            # As Outlook and Google write it: the method first, neither value quoted.
+            part.replace_header(
+                "Content-Type", f"text/calendar; method={self.calendar_method}; charset=utf-8"
+            )
             return part
         return super()._create_mime_attachment(content, mimetype)
 
