@@ -27,7 +27,12 @@ from incidents.api.schema import conflict
 from incidents.api.serializers import InputSerializer
 from incidents.errors import Conflict
 from incidents.models import MajorIncident
-from warroom.api.common import NUMBER, AwareDateTimeField, MajorIncidentResourceView, WholeNumberField
+from warroom.api.common import (
+    NUMBER,
+    AwareDateTimeField,
+    MajorIncidentResourceView,
+    WholeNumberField,
+)
 
 from ..models import PostIncidentReview
 from ..selectors import access, review_of
@@ -125,7 +130,9 @@ class MeetingView(_ReviewView):
     @extend_schema(parameters=[NUMBER], responses=MeetingSerializer)
     def get(self, request: Request, number: str) -> Response:
         """The review meeting: when, where, who is invited, the reminders sent."""
-        return Response(MeetingSerializer(meeting_data(self.get_review(self.get_mi()), request)).data)
+        return Response(
+            MeetingSerializer(meeting_data(self.get_review(self.get_mi()), request)).data
+        )
 
     @extend_schema(
         parameters=[NUMBER],
@@ -177,7 +184,8 @@ class MeetingIcsView(_ReviewView):
             raise Http404("The review has no meeting yet")
         method = cal.CANCEL if review.meeting_cancelled_at is not None else cal.REQUEST
         response = HttpResponse(
-            cal.ics(review, method=method), content_type=f"text/calendar; method={method}; charset=utf-8"
+            cal.ics(review, method=method),
+            content_type=f"text/calendar; method={method}; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="{mi.number}-review.ics"'
         return response

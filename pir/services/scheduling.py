@@ -159,10 +159,10 @@ def sync_meeting(major_incident_id: int) -> str:
             _schedule(review, mi)
             return "scheduled"
         if mi.status in REOPENED:
-            review = PostIncidentReview.objects.filter(major_incident=mi).first()
-            if review is None:
+            existing = PostIncidentReview.objects.filter(major_incident=mi).first()
+            if existing is None:
                 return ""
-            review = _lock_review(review.pk)
+            review = _lock_review(existing.pk)
             if (
                 review.status == ReviewStatus.PUBLISHED
                 or review.meeting_at is None
@@ -283,9 +283,7 @@ def _clean_minutes(value: Any, current: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise DomainError("minutes is a whole number of minutes", field="minutes")
     if not MIN_MINUTES <= value <= MAX_MINUTES:
-        raise DomainError(
-            f"minutes is between {MIN_MINUTES} and {MAX_MINUTES}", field="minutes"
-        )
+        raise DomainError(f"minutes is between {MIN_MINUTES} and {MAX_MINUTES}", field="minutes")
     return value
 
 
@@ -559,4 +557,3 @@ def schedule_due_reviews(*, now: datetime | None = None) -> dict[str, int]:
         if _flag_overdue(review_id, now):
             counts["overdue"] += 1
     return counts
-

@@ -42,9 +42,7 @@ class MeetingForm(forms.Form):
 
 def meeting_form(review: PostIncidentReview) -> MeetingForm:
     """The form filled with the meeting as it stands."""
-    return MeetingForm(
-        initial={"meeting_at": review.meeting_at, "minutes": review.meeting_minutes}
-    )
+    return MeetingForm(initial={"meeting_at": review.meeting_at, "minutes": review.meeting_minutes})
 
 
 def review_page(mi: MajorIncident) -> str:

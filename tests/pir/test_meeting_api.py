@@ -90,7 +90,9 @@ def test_an_outsider_and_a_team_member_who_does_not_run_the_mi_get_a_403(
         for user in (oscar, bob, tina):
             client = bearer_client(user)
             # Refused before the body is read: a bad body is still a 403.
-            assert client.post(url(mi), {"meeting_at": "nonsense"}, format="json").status_code == 403
+            assert (
+                client.post(url(mi), {"meeting_at": "nonsense"}, format="json").status_code == 403
+            )
             assert client.post(url(mi), {"meeting_at": LATER}, format="json").status_code == 403
         assert bearer_client(oscar).get(url(mi)).status_code == 403
         assert bearer_client(oscar).get(url(mi, "meeting.ics")).status_code == 403
@@ -99,7 +101,10 @@ def test_an_outsider_and_a_team_member_who_does_not_run_the_mi_get_a_403(
 
 def test_an_unknown_mi_is_a_404(alice: Any, mi: MajorIncident) -> None:
     client = bearer_client(alice)
-    for path in ("/api/major-incidents/MI9999999/pir/meeting/", "/api/major-incidents/x/pir/meeting.ics"):
+    for path in (
+        "/api/major-incidents/MI9999999/pir/meeting/",
+        "/api/major-incidents/x/pir/meeting.ics",
+    ):
         assert client.get(path).status_code == 404
     missing = client.post("/api/major-incidents/MI9999999/pir/meeting/", {}, format="json")
     assert missing.status_code == 404

@@ -302,14 +302,12 @@ def test_reopening_cancels_and_resolving_again_reschedules_the_same_event(
 ) -> None:
     mi, alice = team["mi"], team["alice"]
     with freeze_time(RESOLVED_AT + timedelta(hours=2)), committed():
-        incident_services.transition_major_incident(
-            mi=mi, to=MIStatus.INVESTIGATING, actor=alice
-        )
+        incident_services.transition_major_incident(mi=mi, to=MIStatus.INVESTIGATING, actor=alice)
     review.refresh_from_db()
     assert review.meeting_cancelled_at is not None and review.meeting_sequence == 1
     cancels = OutboxMessage.objects.filter(purpose="pir_cancellation")
     assert cancels.count() == 3
-    calendar = _ics(cancels.first())  # type: ignore[arg-type]
+    calendar = _ics(cancels.first())
     assert str(calendar["method"]) == "CANCEL"
     event = _event(calendar)
     assert str(event["status"]) == "CANCELLED" and int(event["sequence"]) == 1
@@ -329,7 +327,7 @@ def test_reopening_cancels_and_resolving_again_reschedules_the_same_event(
     assert review.meeting_sequence == 2
     assert review.publish_due_at == again + timedelta(days=5)
     newest = OutboxMessage.objects.filter(purpose="pir_invitation").order_by("-id").first()
-    event = _event(_ics(newest))  # type: ignore[arg-type]
+    event = _event(_ics(newest))
     assert str(event["uid"]) == review.ical_uid and int(event["sequence"]) == 2
     assert str(event["status"]) == "CONFIRMED"
 

@@ -90,9 +90,15 @@ def test_two_schedulers_at_once_send_each_reminder_once_per_person(
     now = timezone.now()
     # Meeting (resolved + 48 h) in 30 minutes: the 1 h reminder is due (and the 24 h one with
     # it, marked done: only the 1 h one goes).
-    soon = [resolved_at(make_incident, alice, now - timedelta(hours=47, minutes=30)) for _ in range(EACH)]
+    soon = [
+        resolved_at(make_incident, alice, now - timedelta(hours=47, minutes=30))
+        for _ in range(EACH)
+    ]
     # Meeting in 23 h 30 min: the 24 h reminder is due.
-    tomorrow = [resolved_at(make_incident, alice, now - timedelta(hours=24, minutes=30)) for _ in range(EACH)]
+    tomorrow = [
+        resolved_at(make_incident, alice, now - timedelta(hours=24, minutes=30))
+        for _ in range(EACH)
+    ]
     # Resolved six days ago: past the five-day publish deadline.
     overdue = [resolved_at(make_incident, alice, now - timedelta(days=6)) for _ in range(EACH)]
     # Resolved an hour ago, but the receiver "failed": no review until the catch-up.
