@@ -177,7 +177,7 @@ def main() -> None:
         busy = []
         busy_queries = rows = 0
         counts: dict[str, int] = {}
-        for n in range(args.busy_runs):
+        for _ in range(args.busy_runs):
             ids = make_due(args.due)
             queries = [0]
 

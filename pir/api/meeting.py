@@ -148,14 +148,14 @@ class MeetingView(_ReviewView):
         ITSM managers and super admins."""
         mi = self.get_mi()
         access.ensure_run(request.user, mi)  # 403 before a word of the body is read
+        body = MeetingInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         review = review_of(mi)
         if review is None:
             raise Conflict(
                 f"{mi.number} is {mi.status}: its review and meeting exist once it is resolved",
                 field="meeting_at",
             )
-        body = MeetingInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         review = scheduling.reschedule_meeting(
             review=review,
             actor=request.user,

@@ -531,6 +531,8 @@ CONFLICTS = {
     ("POST", "/api/major-incidents/{number}/updates/{update_id}/discard/"),
     ("POST", "/api/major-incidents/{number}/drafts/"),
     ("POST", "/api/major-incidents/{number}/security-investigation/complete/"),
+    # The review meeting (issue 9): a published review, an MI not resolved.
+    ("POST", "/api/major-incidents/{number}/pir/meeting/"),
 }
 
 
