@@ -15,7 +15,7 @@ from icalendar import Calendar
 from comms.models import OutboxMessage
 from incidents import services as incident_services
 from incidents.errors import Conflict, DomainError, NotAllowed
-from incidents.models import MajorIncident, MIStatus, RaciRole, TimelineKind
+from incidents.models import MIStatus, RaciRole, TimelineKind
 from pir.models import PostIncidentReview
 from pir.services import scheduling
 from tests.conftest import make_user
@@ -157,11 +157,12 @@ def test_each_reminder_goes_once_across_repeated_ticks(
     assert reminders.count() == 6  # two reminders × three invitees
     review.refresh_from_db()
     assert review.reminded_24h_for == review.reminded_1h_for == MEETING_AT
+    # The 24 h reminder went on the first tick within 24 h of the meeting, the 1 h one on the
+    # first tick within the hour.
     first_24h = next(i for i, r in enumerate(results) if r["reminded_24h"])
-    with freeze_time(RESOLVED_AT + timedelta(minutes=15 * first_24h)):
-        from django.utils import timezone
-
-        assert MEETING_AT - timezone.now() <= timedelta(hours=24)
+    first_1h = next(i for i, r in enumerate(results) if r["reminded_1h"])
+    assert RESOLVED_AT + timedelta(minutes=15 * first_24h) == MEETING_AT - timedelta(hours=24)
+    assert RESOLVED_AT + timedelta(minutes=15 * first_1h) == MEETING_AT - timedelta(hours=1)
 
 
 def test_after_a_beat_outage_only_the_one_hour_reminder_goes(
@@ -354,4 +355,3 @@ def test_an_mi_without_addresses_still_gets_its_meeting(
     review = PostIncidentReview.objects.get(major_incident=mi)
     assert review.meeting_at == MEETING_AT and review.meeting_location == ""
     assert not OutboxMessage.objects.filter(purpose="pir_invitation").exists()
-    assert isinstance(mi, MajorIncident)
