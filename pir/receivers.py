@@ -17,3 +17,10 @@ def major_incident_state_changed(
     sender: Any, major_incident_id: int, from_status: str, to_status: str, **kwargs: Any
 ) -> None:
     scheduling.major_incident_state_changed(major_incident_id, from_status, to_status)
+
+
+@receiver(events.role_assigned, dispatch_uid="pir.role_assigned")
+def role_assigned(
+    sender: Any, major_incident_id: int, role: str, user_id: int, **kwargs: Any
+) -> None:
+    scheduling.invite_role_holder(major_incident_id, user_id)

@@ -1,6 +1,9 @@
 """Email through Django's email API: SMTP, or Amazon SES (SendGrid, Mailgun …) through
 django-anymail; a text part and an HTML part (the four parts as a small table, a link to the war
-room).
+room); with ``payload["calendar"]`` (``{"method": "REQUEST"|"CANCEL", "ics": "…"}``, the PIR's
+meeting) also a ``text/calendar; method=…`` alternative, which calendar clients show as an
+invitation with its buttons, and the same text as an ``invite.ics`` attachment for the clients
+that only look at attachments.
 
 Errors: an SMTP 5xx reply (a refused recipient, a rejected message) is permanent, a 4xx reply or
 a lost connection temporary; SES's errors are mapped by ``aws.transport_error`` (throttling
@@ -21,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.message import SafeMIMEText
 from django.template.defaultfilters import linebreaksbr
 from django.utils.html import format_html, format_html_join
 
@@ -37,6 +41,29 @@ PART_LABELS = (
 )
 
 _local = threading.local()
+
+CALENDAR = "text/calendar"
+CALENDAR_METHODS = ("REQUEST", "CANCEL", "PUBLISH")
+
+
+class CalendarEmail(EmailMultiAlternatives):
+    """An email whose ``text/calendar`` parts carry iTIP's ``method`` parameter (RFC 6047):
+    Django's own part would be ``text/calendar; charset="utf-8"`` without it, and Outlook and
+    Gmail then show a file, not an invitation. SES receives this same MIME (anymail sends
+    ``message()`` raw), so both transports carry it."""
+
+    calendar_method = "REQUEST"
+
+    def _create_mime_attachment(self, content: Any, mimetype: str) -> Any:
+        if mimetype == CALENDAR:
+            part = SafeMIMEText(content, "calendar", "utf-8")
+            # As Outlook and Google write it: the method first, neither value quoted.
+            part.replace_header(
+                "Content-Type", f"text/calendar; method={self.calendar_method}; charset=utf-8"
+            )
+            return part
+        # (Django's own, private and untyped in the stubs; the override point for a part.)
+        return super()._create_mime_attachment(content, mimetype)  # type: ignore[misc]
 
 
 def is_ses() -> bool:
@@ -147,6 +174,18 @@ def _anymail_error(exc: Exception) -> TransportError:
     return TransportError(f"{exc.__class__.__name__}: {exc}", permanent=True)
 
 
+def _add_calendar(mail: EmailMultiAlternatives, calendar: Any) -> None:
+    if not isinstance(calendar, dict) or not isinstance(calendar.get("ics"), str):
+        raise TransportError("the message's calendar part has no iCalendar text", permanent=True)
+    method = str(calendar.get("method", "REQUEST")).upper()
+    if method not in CALENDAR_METHODS:
+        raise TransportError(f"unknown iCalendar method {method[:20]!r}", permanent=True)
+    assert isinstance(mail, CalendarEmail)
+    mail.calendar_method = method
+    mail.attach_alternative(calendar["ics"], CALENDAR)
+    mail.attach("invite.ics", calendar["ics"], CALENDAR)
+
+
 class EmailChannel(Channel):
     name = "email"
 
@@ -162,7 +201,8 @@ class EmailChannel(Channel):
         subject = " ".join((message.subject or payload.get("subject", "")).split())
         text = payload.get("text", "")
         url = (payload.get("mi") or {}).get("url")
-        mail = EmailMultiAlternatives(
+        calendar = payload.get("calendar")
+        mail = (CalendarEmail if calendar else EmailMultiAlternatives)(
             subject=subject,
             body=text + (f"\n\nWar room: {url}" if url else ""),
             from_email=settings.MIM_SENDER_EMAIL,
@@ -173,6 +213,8 @@ class EmailChannel(Channel):
             },
         )
         mail.attach_alternative(html_of(payload, subject), "text/html")
+        if calendar:
+            _add_calendar(mail, calendar)
         return mail
 
     def send(self, message: OutboxMessage) -> Sent:

@@ -95,6 +95,8 @@ def _emails(
     if entry.include_previous_recipients:
         addresses += list(
             OutboxMessage.objects.filter(major_incident=mi, channel=ChannelName.EMAIL)
+            # The PIR's own mail (meeting invitations, reminders) is not stakeholder mail.
+            .exclude(purpose__startswith="pir_")
             .values_list("recipient", flat=True)
             .distinct()
         )

@@ -1,5 +1,10 @@
-"""The review meeting's API (helper: scheduling): reschedule, the .ics."""
+"""The review meeting's API (helper: scheduling): the meeting, moving it, the .ics."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from . import meeting
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("pir/meeting/", meeting.MeetingView.as_view(), name="pir-meeting"),
+    path("pir/meeting.ics", meeting.MeetingIcsView.as_view(), name="pir-meeting-ics"),
+]

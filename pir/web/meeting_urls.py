@@ -1,5 +1,9 @@
-"""The meeting form of the editor page (helper: scheduling)."""
+"""The meeting form of the editor page (helper: scheduling): ``pir:meeting`` (POST: move it)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from . import meeting
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("<str:number>/pir/meeting/", meeting.reschedule, name="meeting"),
+]

@@ -548,6 +548,8 @@ CONFLICTS = {
     ("PATCH", "/api/major-incidents/{number}/pir/action-items/{item_id}/"),
     # PIR action items into work (issue 9): converted already, cancelled, Jira not configured.
     ("POST", "/api/major-incidents/{number}/pir/action-items/{item_id}/convert/"),
+    # The review meeting (issue 9): a published review, an MI not resolved.
+    ("POST", "/api/major-incidents/{number}/pir/meeting/"),
 }
 
 
