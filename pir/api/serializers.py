@@ -163,7 +163,9 @@ class LinksSerializer(serializers.Serializer):
         ref_name = "ReviewLinks"
 
 
-class MeetingSerializer(serializers.Serializer):
+class MeetingSummarySerializer(serializers.Serializer):
+    """The meeting as the document shows it; ``…/pir/meeting/`` has the whole of it."""
+
     at = serializers.DateTimeField(allow_null=True, source="meeting_at")
     minutes = serializers.IntegerField(source="meeting_minutes")
     location = serializers.CharField(source="meeting_location")
@@ -171,7 +173,7 @@ class MeetingSerializer(serializers.Serializer):
     cancelled_at = serializers.DateTimeField(allow_null=True, source="meeting_cancelled_at")
 
     class Meta:
-        ref_name = "ReviewMeeting"
+        ref_name = "ReviewMeetingSummary"
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -204,9 +206,9 @@ class ReviewSerializer(serializers.ModelSerializer):
     def get_authors(self, review: PostIncidentReview) -> list[str]:
         return [user.get_username() for user in review.authors.all()]
 
-    @extend_schema_field(MeetingSerializer)
+    @extend_schema_field(MeetingSummarySerializer)
     def get_meeting(self, review: PostIncidentReview) -> dict[str, Any]:
-        return dict(MeetingSerializer(review).data)
+        return dict(MeetingSummarySerializer(review).data)
 
     @extend_schema_field(ActionItemSerializer(many=True))
     def get_action_items(self, review: PostIncidentReview) -> list[Any]:

@@ -244,6 +244,8 @@ MATRIX: list[Case] = [
     ("pir action edit", "pir:edit-action", "post", "/war-rooms/{mi}/pir/action-items/{pir_item}/",
      {"item{pir_item}-title": "Add a canary", "item{pir_item}-kind": "prevent",
       "item{pir_item}-status": "in_progress"}, POST_MI),
+    ("pir meeting", "pir:meeting", "post", "/war-rooms/{mi}/pir/meeting/",
+     {"meeting_at": "2030-01-07T10:00", "minutes": "60"}, RUN_MI),
     ("pir action convert", "pir:convert-action", "post",
      "/war-rooms/{mi}/pir/action-items/{pir_item}/convert/", {"to": "problem_task"}, RUN_MI),
     # The KPIs are the managers'.
