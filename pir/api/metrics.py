@@ -12,10 +12,11 @@ import csv
 import io
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, renderers, serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -158,6 +159,14 @@ class CsvRenderer(renderers.BaseRenderer):
 class MetricsCsvView(APIView):
     permission_classes = [SeesKpis]
     renderer_classes = [renderers.JSONRenderer, CsvRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        """An unknown ``?format=`` is the client's mistake about a parameter: a 400 naming it,
+        not DRF's 404 (the schema lists the formats)."""
+        try:
+            return super().perform_content_negotiation(request, force=force)
+        except Http404:
+            raise ValidationError({"format": ["format is json or csv"]}) from None
 
     @extend_schema(
         parameters=PARAMETERS,

@@ -60,8 +60,10 @@ class BlockerSerializer(serializers.Serializer):
 class ActionItemSerializer(serializers.ModelSerializer):
     owner = username_out()
     created_by = username_out()
-    problem_task: Any = serializers.SlugRelatedField(slug_field="number", read_only=True)
-    change: Any = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    problem_task: Any = serializers.SlugRelatedField(
+        slug_field="number", read_only=True, allow_null=True
+    )
+    change: Any = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
     # Plain strings and numbers in the schema, their values in the help text: the enum names
     # "kind" and "priority" are taken by other choice sets in the API's schema.
     kind = serializers.CharField(read_only=True, help_text=KIND_HELP)

@@ -148,7 +148,14 @@ class PublishView(ReviewResourceView):
     @extend_schema(
         parameters=[NUMBER],
         request=None,
-        responses={200: ReviewSerializer, 409: _PUBLISHED},
+        responses={
+            200: ReviewSerializer,
+            400: OpenApiResponse(
+                description="Not ready: a summary, the root causes or an action item's owner, "
+                "due date or priority is missing (the body names the field)"
+            ),
+            409: _PUBLISHED,
+        },
     )
     def post(self, request: Request, number: str) -> Response:
         """Publish (the commander or a manager): needs a summary, root causes, and an owner, a

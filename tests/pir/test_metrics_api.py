@@ -119,3 +119,9 @@ def test_a_manager_whose_role_was_removed_is_refused_on_the_next_request(db: Non
     assert client.get(URL).status_code == 200
     services.set_user_roles(user, ["technician"])
     assert client.get(URL).status_code == 403
+
+
+def test_an_unknown_format_of_the_csv_is_a_400_naming_it(alice_api: Any) -> None:
+    response = alice_api.get("/api/metrics/export.csv?format=AAA")
+    assert response.status_code == 400
+    assert "format" in response.json()
