@@ -15,13 +15,11 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.text import Truncator
 
 from incidents import selectors as incident_selectors
-from incidents.admin.common import ModelAdmin
+from incidents.admin.common import MajorIncidentNumberSearch, ModelAdmin, ReadOnlyInline
 from incidents.models import MajorIncident
 
 from .. import channels, services
 from ..models import DeliveryAttempt, OutboxMessage, OutboxStatus
-from .common import MajorIncidentNumberSearch
-from .records import ReadOnlyInline
 
 
 class DeliveryAttemptInline(ReadOnlyInline):

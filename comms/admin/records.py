@@ -8,34 +8,19 @@ MIs.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.text import Truncator
 
-from incidents.admin.common import ModelAdmin, TabularInline, titled
+from incidents.admin.common import (
+    MajorIncidentNumberSearch,
+    ModelAdmin,
+    ReadOnlyInline,
+    titled,
+)
 
 from ..models import CommsState, ExternalRecord, IncidentChannel, OutboxMessage, StakeholderUpdate
-from .common import MajorIncidentNumberSearch
 
 _READ_ONLY = ("add", "change", "delete")
-
-
-class ReadOnlyInline(TabularInline):
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class UpdateOutboxInline(ReadOnlyInline):

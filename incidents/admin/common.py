@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from .. import selectors
 from ..errors import DomainError, NotAllowed
+from ..models import MajorIncident
 
 
 class AccessMixin:
@@ -125,6 +126,24 @@ class TabularInline(admin.TabularInline):
         return selectors.can(request.user, "delete", self.model)
 
 
+class ReadOnlyInline(TabularInline):
+    """An inline of records the admin only shows (an update's deliveries, a review's comments)."""
+
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 def titled(base: type[admin.FieldListFilter], title: str) -> type[admin.FieldListFilter]:
     """``base`` headed "By <title>" rather than by the field's name ("By is security")."""
 
@@ -149,6 +168,22 @@ class NumberSearchMixin:
         pk = queryset.model.pk_from_number(search_term) if search_term else None
         if pk is not None:
             results = results | queryset.filter(pk=pk)
+        return results, distinct
+
+
+class MajorIncidentNumberSearch:
+    """The search box finds an MI's rows (its updates, outbox rows, review …) by the MI's number
+    (``MI0000042``) as well as by text. ``mi_path`` is the lookup from the row to the MI's id."""
+
+    mi_path = "major_incident_id"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        results, distinct = super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+        pk = MajorIncident.pk_from_number(search_term.strip()) if search_term else None
+        if pk is not None:
+            results = results | queryset.filter(**{self.mi_path: pk})
         return results, distinct
 
 

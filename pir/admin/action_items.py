@@ -9,11 +9,12 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from incidents.admin.common import ModelAdmin
+from incidents.admin.common import MajorIncidentNumberSearch, ModelAdmin
 
 from ..models import ReviewActionItem
-from ..selectors.actions import review_page, tracker_of
-from .common import READ_ONLY, MajorIncidentNumberSearch
+from ..selectors.actions import tracker_of
+from ..selectors.reviews import review_page
+from .common import READ_ONLY
 
 
 @admin.register(ReviewActionItem)

@@ -12,11 +12,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from incidents.admin.common import ModelAdmin, titled
+from incidents.admin.common import MajorIncidentNumberSearch, ModelAdmin, ReadOnlyInline, titled
 
 from ..models import DOCUMENT_SECTIONS, PostIncidentReview, ReviewComment, ReviewStatus
-from ..selectors.actions import review_page
-from .common import READ_ONLY, MajorIncidentNumberSearch, ReadOnlyInline
+from ..selectors.reviews import review_page
+from .common import READ_ONLY
 
 EDITED_ON_ITS_PAGE = (
     "A review is written on its page (or through its API), where every step is versioned and "

@@ -1,4 +1,4 @@
-"""Action items into work (helper: actions): problem task, change, Jira issue."""
+"""Action items into work: problem task, change, Jira issue."""
 
 from django.urls import URLPattern, URLResolver, path
 

@@ -1,4 +1,4 @@
-"""The review meeting's API (helper: scheduling): the meeting, moving it, the .ics."""
+"""The review meeting's API: the meeting, moving it, the .ics."""
 
 from django.urls import URLPattern, URLResolver, path
 

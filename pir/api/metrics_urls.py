@@ -1,4 +1,4 @@
-"""GET /api/metrics/: the KPIs (and their CSV) (helper: kpis)."""
+"""GET /api/metrics/: the KPIs (and their CSV)."""
 
 from django.urls import URLPattern, URLResolver, path
 

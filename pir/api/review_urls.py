@@ -1,4 +1,4 @@
-"""The review document's API (helper: document): pir/, submit, publish, export.md, comments,
+"""The review document's API: pir/, submit, publish, export.md, comments,
 action items, draft."""
 
 from django.urls import URLPattern, URLResolver, path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -242,15 +242,8 @@ class ReviewSerializer(serializers.ModelSerializer):
             "action_items": api("pir-action-items"),
             "draft": api("pir-draft"),
             "war_room": reverse("warroom:page", args=[number]),
-            "page": page_url(number),
+            "page": reverse("pir:review", args=[number]),
         }
-
-
-def page_url(number: str) -> str:
-    try:
-        return reverse("pir:review", args=[number])
-    except NoReverseMatch:  # the editor page is the web area's; its address is the contract
-        return f"/war-rooms/{number}/pir/"
 
 
 class DraftInputSerializer(InputSerializer):

@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
 
 from comms.models import OutboxStatus
-from incidents.models import MajorIncident
 
 from ..models import ReviewActionItem
 
@@ -24,16 +22,6 @@ class Tracker:
     url: str
     status: str  # the outbox row's: pending, sending, sent, failed, dead ("sent" once kept)
     error: str = ""
-
-
-def review_page(mi: MajorIncident, item_id: int | None = None) -> str:
-    """The review's page (at the item ``#action-<id>``), site-relative; the MI's war room while
-    the review page's URL does not exist."""
-    try:
-        url = reverse("pir:review", args=[mi.number])
-    except NoReverseMatch:
-        url = reverse("warroom:page", args=[mi.number])
-    return f"{url}#action-{item_id}" if item_id else url
 
 
 def browse_url(key: str) -> str:

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -23,6 +22,7 @@ from incidents.models import MajorIncident, RaciRole
 from incidents.selectors import active_roles
 
 from ..models import PostIncidentReview
+from .reviews import review_link
 
 User = get_user_model()
 
@@ -58,15 +58,6 @@ def invitees(mi: MajorIncident) -> list[Invitee]:
     return list(by_address.values())
 
 
-def review_url(mi: MajorIncident) -> str:
-    """The review's page; until the editor page's URL exists, the war room's PIR anchor."""
-    base = settings.MIM_BASE_URL.rstrip("/")
-    try:
-        return base + reverse("pir:review", args=[mi.number])
-    except NoReverseMatch:
-        return base + reverse("warroom:page", args=[mi.number]) + "pir/"
-
-
 def meeting_end(review: PostIncidentReview) -> datetime | None:
     if review.meeting_at is None:
         return None
@@ -87,7 +78,7 @@ def description(review: PostIncidentReview) -> str:
     lines = [
         f"Blameless post-incident review of {mi.number}: {mi.incident.short_description}",
         "",
-        f"Review document: {review_url(mi)}",
+        f"Review document: {review_link(mi)}",
         f"War room: {war_room_url(mi)}",
     ]
     if review.meeting_location:

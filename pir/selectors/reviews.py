@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.urls import reverse
 
 from incidents.models import MajorIncident
 
 from ..models import PostIncidentReview, ReviewActionItem, ReviewActionStatus
 
 REVIEW_RELATED = ("major_incident__incident__affected_ci", "published_by")
+
+
+def review_page(mi: MajorIncident, item_id: int | None = None) -> str:
+    """The review's page, site-relative (at the action item ``#action-<id>`` when given)."""
+    url = reverse("pir:review", args=[mi.number])
+    return f"{url}#action-{item_id}" if item_id else url
+
+
+def review_link(mi: MajorIncident) -> str:
+    """The review's page as an absolute URL, for messages, invitations and Jira."""
+    return str(settings.MIM_BASE_URL).rstrip("/") + review_page(mi)
 
 
 def reviews() -> QuerySet[PostIncidentReview]:

@@ -32,7 +32,8 @@ from incidents.services.common import lock_major_incident
 
 from ..models import ReviewActionItem, ReviewActionStatus
 from ..selectors import access
-from ..selectors.actions import browse_url, review_page
+from ..selectors.actions import browse_url
+from ..selectors.reviews import review_page
 
 PROBLEM_TASK, CHANGE, JIRA = "problem_task", "change", "jira"
 CONVERSIONS = (PROBLEM_TASK, CHANGE, JIRA)
@@ -41,7 +42,7 @@ JIRA_OPERATION = "create_issue"
 
 
 def review_path(mi: MajorIncident, item: ReviewActionItem) -> str:
-    """The item on the review's page (the war room until the review page exists)."""
+    """The item on the review's page."""
     return review_page(mi, item.pk)
 
 

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.urls import NoReverseMatch, reverse
-
 from comms.models import UpdateType
 from comms.services import from_template, post_public_postmortem
 from incidents.models import MajorIncident, Priority
@@ -17,6 +14,7 @@ from incidents.selectors.actors import Actor
 
 from ..models import PostIncidentReview, ReviewActionStatus
 from ..selectors.document import timeline_rows
+from ..selectors.reviews import review_link
 
 # The summary's first part is read in an email and a chat message: kept short, the whole
 # review is a link away.
@@ -26,14 +24,6 @@ SUMMARY_CHARS = 1_500
 def frozen_timeline(review: PostIncidentReview) -> list[dict[str, Any]]:
     """The war-room log as the published document keeps it."""
     return timeline_rows(review.major_incident)
-
-
-def review_url(mi: MajorIncident) -> str:
-    try:
-        path = reverse("pir:review", args=[mi.number])
-    except NoReverseMatch:  # the pages are mounted by the web area; the address is the contract
-        path = f"/war-rooms/{mi.number}/pir/"
-    return str(settings.MIM_BASE_URL).rstrip("/") + path
 
 
 def _clip(text: str, limit: int = SUMMARY_CHARS) -> str:
@@ -47,7 +37,7 @@ def summary_context(review: PostIncidentReview, mi: MajorIncident) -> dict[str, 
     template an operator rewrites (``pir_summary``, ``root_causes``, ``action_items``,
     ``review_url``)."""
     items = review.action_items.exclude(status=ReviewActionStatus.CANCELLED).count()
-    url = review_url(mi)
+    url = review_link(mi)
     text = "\n\n".join(
         part
         for part in (

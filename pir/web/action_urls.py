@@ -1,4 +1,4 @@
-"""Converting an action item from the editor page (helper: actions)."""
+"""Converting an action item from the editor page."""
 
 from django.urls import URLPattern, URLResolver, path
 

@@ -18,7 +18,8 @@ from incidents.web.common import requires, sentence
 from warroom.web.common import mi_or_404
 
 from ..models import ReviewActionItem
-from ..selectors.actions import review_page, tracker_of
+from ..selectors.actions import tracker_of
+from ..selectors.reviews import review_page
 from ..services import actions
 
 LABELS = {

@@ -1,4 +1,4 @@
-"""The KPI dashboard under /kpis/ (namespace ``kpis``) (helper: kpis)."""
+"""The KPI dashboard under /kpis/ (namespace ``kpis``)."""
 
 from django.urls import URLPattern, URLResolver, path
 

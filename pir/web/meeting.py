@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from incidents.errors import DomainError, NotAllowed
@@ -25,6 +24,7 @@ from warroom.web.common import mi_or_404
 
 from ..models import PostIncidentReview
 from ..selectors import access, review_of
+from ..selectors.reviews import review_page
 from ..services import scheduling
 
 
@@ -43,14 +43,6 @@ class MeetingForm(forms.Form):
 def meeting_form(review: PostIncidentReview) -> MeetingForm:
     """The form filled with the meeting as it stands."""
     return MeetingForm(initial={"meeting_at": review.meeting_at, "minutes": review.meeting_minutes})
-
-
-def review_page(mi: MajorIncident) -> str:
-    """The review's page; the war room until the editor page's URL exists."""
-    try:
-        return reverse("pir:review", args=[mi.number])
-    except NoReverseMatch:
-        return reverse("warroom:page", args=[mi.number])
 
 
 @require_POST

@@ -1,4 +1,4 @@
-"""The meeting form of the editor page (helper: scheduling): ``pir:meeting`` (POST: move it)."""
+"""The meeting form of the editor page: ``pir:meeting`` (POST: move it)."""
 
 from django.urls import URLPattern, URLResolver, path
 

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
@@ -70,14 +70,6 @@ class NoReview(Exception):
 
 def no_review(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
     return render(request, "pir/no_review.html", {"mi": mi}, status=404)
-
-
-def _optional_url(name: str, *args: Any) -> str:
-    """A URL of another area's view, or "" while that area is not merged (its form is hidden)."""
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return ""
 
 
 # --- What the page shows --------------------------------------------------------------------------
@@ -213,7 +205,7 @@ def editor_context(
             else:
                 form = restore(request, key, ActionItemForm, prefix=f"item{item.pk}")
                 form = form or ActionItemForm(initial=_item_initial(item), prefix=f"item{item.pk}")
-        convert = _optional_url("pir:convert-action", mi.number, item.pk) if may_run else ""
+        convert = reverse("pir:convert-action", args=[mi.number, item.pk]) if may_run else ""
         items.append({"item": item, "form": form, "convert_url": convert})
     add_form = None
     comment_form = None
@@ -222,7 +214,7 @@ def editor_context(
         add_form = add_form or ActionItemForm(prefix="new", initial={"status": "open"})
         comment_form = restore(request, form_key(mi, "comment"), CommentForm, prefix="comment")
         comment_form = comment_form or CommentForm(prefix="comment")
-    meeting_url = _optional_url("pir:meeting", mi.number) if may_run and not published else ""
+    meeting_url = reverse("pir:meeting", args=[mi.number]) if may_run and not published else ""
     context.update(
         {
             "may_write": may_write,

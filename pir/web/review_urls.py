@@ -1,4 +1,4 @@
-"""The review's pages (helper: web): the editor by section and the printable view, and the
+"""The review's pages: the editor by section and the printable view, and the
 editor's forms (each POST calls one service and goes back to the editor)."""
 
 from django.urls import URLPattern, URLResolver, path

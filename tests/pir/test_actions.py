@@ -22,7 +22,7 @@ from incidents.models import (
 )
 from pir import services
 from pir.models import PostIncidentReview, ReviewActionItem, ReviewActionStatus
-from pir.selectors.actions import review_page
+from pir.selectors.reviews import review_page
 from pir.services.actions import convert_action_item
 from tests.conftest import bearer_client
 

@@ -16,7 +16,8 @@ from incidents.errors import Conflict
 from incidents.models import MajorIncident, TimelineEntry, TimelineKind
 from pir import services
 from pir.models import PostIncidentReview, ReviewActionItem
-from pir.selectors.actions import review_page, tracker_of
+from pir.selectors.actions import tracker_of
+from pir.selectors.reviews import review_page
 from pir.services.actions import convert_action_item, keep_tracker_links
 from tests.comms.test_chat_jira import ISSUE, FakeJira, jira  # noqa: F401  (the fixture)
 from tests.conftest import bearer_client

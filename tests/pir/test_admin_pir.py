@@ -14,7 +14,7 @@ from django.utils import timezone
 from incidents.models import MajorIncident
 from pir import services
 from pir.models import KpiReport, PostIncidentReview, ReviewActionItem, ReviewComment
-from pir.selectors.actions import review_page
+from pir.selectors.reviews import review_page
 from pir.services.actions import convert_action_item
 
 pytestmark = pytest.mark.django_db

@@ -479,46 +479,9 @@ def test_the_editor_reads_the_same_number_of_queries_for_2_and_12_items(
     assert queries() == few
 
 
-# --- The other areas' forms, once their URLs exist ------------------------------------------------
+# --- The meeting and conversion forms -------------------------------------------------------------
 
 
-def _other_area(request: Any, **kwargs: Any) -> Any:
-    from django.http import HttpResponse
-
-    return HttpResponse(status=204)
-
-
-def _with_other_areas() -> list[Any]:
-    """The project's URLs with stand-ins for the scheduling and actions areas' views (their
-    helpers write them); the editor renders their forms only when these names resolve."""
-    from django.urls import URLResolver, include, path
-
-    from config import urls as root
-    from pir.web import urls as pir_urls
-
-    stand_ins = [
-        path("<str:number>/pir/meeting/", _other_area, name="meeting"),
-        path(
-            "<str:number>/pir/action-items/<int:item_id>/convert/",
-            _other_area,
-            name="convert-action",
-        ),
-    ]
-    kept = [
-        p
-        for p in root.urlpatterns
-        if not (isinstance(p, URLResolver) and p.app_name == "pir" and p.namespace == "pir")
-    ]
-    return [
-        *kept,
-        path("war-rooms/", include(([*pir_urls.urlpatterns, *stand_ins], "pir"))),
-    ]
-
-
-urlpatterns = _with_other_areas()
-
-
-@pytest.mark.urls(__name__)
 def test_the_meeting_and_conversion_forms_are_for_whoever_runs_the_mi(
     review: PostIncidentReview, alice: Any, bob: Any, browser_for: Any
 ) -> None:

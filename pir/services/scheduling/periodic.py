@@ -17,6 +17,7 @@ from incidents.services import record
 
 from ...models import PostIncidentReview, ReviewStatus
 from ...selectors import calendar as cal
+from ...selectors.reviews import review_link
 from .common import (
     MANAGERS_GROUP,
     PURPOSE_OVERDUE,
@@ -189,7 +190,7 @@ def _flag_overdue(review_id: int, now: datetime) -> bool:
             f"The post-incident review of {mi.number} ({mi.incident.short_description}) was due "
             f"to be published by {due} and is still {review.get_status_display().lower()}. "
             f"{mi.number} cannot close until it is published.\n\n"
-            f"Review document: {cal.review_url(mi)}"
+            f"Review document: {review_link(mi)}"
         )
         enqueue(
             [
