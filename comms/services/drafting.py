@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.utils import timezone
 
@@ -265,6 +266,28 @@ def copilot_draft(mi: MajorIncident, base: Draft) -> Draft:
     return base
 
 
+class HasNote(Protocol):
+    note: str
+
+
+D = TypeVar("D", bound=HasNote)
+
+
+def pick_drafter(drafter: str, base: D, model_draft: Callable[[D], D]) -> D:
+    """The draft ``drafter`` asks for: the template's ``base``, or the model's from it (with
+    "auto", when the model is configured). Asked for the model while it is off, the template's
+    draft says why. The PIR's drafter chooses the same way."""
+    if drafter == TEMPLATE:
+        return base
+    if not copilot.is_enabled():
+        if drafter == COPILOT:
+            base.note = (
+                f"The drafting model is off ({copilot.off_reason()}); this is the template's draft."
+            )
+        return base
+    return model_draft(base)
+
+
 def draft_update(
     *, mi: MajorIncident, actor: Actor, update_type: Any, drafter: str = "auto"
 ) -> Draft:
@@ -280,13 +303,6 @@ def draft_update(
         raise DomainError(f"drafter must be one of {', '.join(DRAFTERS)}", field="drafter")
     if not mi.is_open and not is_final(update_type):
         raise Conflict(f"{mi.number} is {mi.status}: only a final update may follow")
-    base = default_draft(mi, update_type)
-    if drafter == TEMPLATE:
-        return base
-    if not copilot.is_enabled():
-        if drafter == COPILOT:
-            base.note = (
-                f"The drafting model is off ({copilot.off_reason()}); this is the template's draft."
-            )
-        return base
-    return copilot_draft(mi, base)
+    return pick_drafter(
+        drafter, default_draft(mi, update_type), lambda base: copilot_draft(mi, base)
+    )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from comms.channels import TransportError, copilot
-from comms.services.drafting import COPILOT, DRAFTERS, TEMPLATE
+from comms.services.drafting import COPILOT, DRAFTERS, pick_drafter
 from incidents.errors import DomainError
 from incidents.models import MajorIncident, TimelineKind
 from incidents.selectors.actors import Actor
@@ -155,13 +155,4 @@ def draft_review(*, review: PostIncidentReview, actor: Actor, drafter: Any = "au
     if not isinstance(drafter, str) or drafter not in DRAFTERS:
         raise DomainError(f"drafter must be one of {', '.join(DRAFTERS)}", field="drafter")
     mi = review.major_incident
-    base = offline_draft(mi)
-    if drafter == TEMPLATE:
-        return base
-    if not copilot.is_enabled():
-        if drafter == COPILOT:
-            base.note = (
-                f"The drafting model is off ({copilot.off_reason()}); this is the template's draft."
-            )
-        return base
-    return copilot_draft(mi, base)
+    return pick_drafter(drafter, offline_draft(mi), lambda base: copilot_draft(mi, base))
