@@ -4,11 +4,12 @@ purposes, and the invitation (or cancellation) to every invitee."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 
 from comms.services import NewMessage, enqueue, idempotency_key
-from incidents.models import MIStatus
+from incidents.models import MajorIncident, MIStatus
 
 from ...models import PostIncidentReview
 from ...selectors import calendar as cal
@@ -71,6 +72,34 @@ def _invitation_text(review: PostIncidentReview, method: str) -> tuple[str, str]
     return subject, f"{lead}\n\n{cal.description(review)}"
 
 
+def _mail(
+    mi: MajorIncident,
+    address: str,
+    *,
+    key: str,
+    purpose: str,
+    subject: str,
+    text: str,
+    **extra: Any,
+) -> NewMessage:
+    """One email of the review's (invitation, reminder, overdue notice) as an outbox row of the
+    MI's, linking its war room."""
+    return NewMessage(
+        channel="email",
+        recipient=address,
+        key=key,
+        purpose=purpose,
+        subject=subject,
+        payload={
+            "subject": subject,
+            "text": text,
+            **extra,
+            "mi": {"number": mi.number, "url": cal.war_room_url(mi)},
+        },
+        major_incident_id=mi.pk,
+    )
+
+
 def _send_invitations(
     review: PostIncidentReview, method: str, only: list[cal.Invitee] | None = None
 ) -> int:
@@ -86,21 +115,16 @@ def _send_invitations(
     purpose = PURPOSE_CANCEL if method == cal.CANCEL else PURPOSE_INVITE
     enqueue(
         [
-            NewMessage(
-                channel="email",
-                recipient=person.email,
+            _mail(
+                mi,
+                person.email,
                 key=idempotency_key(
                     "pir-meeting", review.pk, review.meeting_sequence, person.email.lower()
                 ),
                 purpose=purpose,
                 subject=subject,
-                payload={
-                    "subject": subject,
-                    "text": text,
-                    "calendar": {"method": method, "ics": ics},
-                    "mi": {"number": mi.number, "url": cal.war_room_url(mi)},
-                },
-                major_incident_id=mi.pk,
+                text=text,
+                calendar={"method": method, "ics": ics},
             )
             for person in targets
         ]

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from comms.services import NewMessage, enqueue, idempotency_key
+from comms.services import enqueue, idempotency_key
 from incidents.models import MajorIncident, MIStatus, TimelineKind
 from incidents.services import record
 
@@ -25,6 +25,7 @@ from .common import (
     REOPENED,
     User,
     _clock,
+    _mail,
 )
 from .meeting import sync_meeting
 
@@ -105,9 +106,9 @@ def _send_reminder(review: PostIncidentReview, which: str) -> int:
     people = cal.invitees(mi)
     enqueue(
         [
-            NewMessage(
-                channel="email",
-                recipient=person.email,
+            _mail(
+                mi,
+                person.email,
                 key=idempotency_key(
                     "pir-reminder",
                     review.pk,
@@ -117,12 +118,7 @@ def _send_reminder(review: PostIncidentReview, which: str) -> int:
                 ),
                 purpose=PURPOSE_REMINDER,
                 subject=subject,
-                payload={
-                    "subject": subject,
-                    "text": text,
-                    "mi": {"number": mi.number, "url": cal.war_room_url(mi)},
-                },
-                major_incident_id=mi.pk,
+                text=text,
             )
             for person in people
         ]
@@ -194,18 +190,13 @@ def _flag_overdue(review_id: int, now: datetime) -> bool:
         )
         enqueue(
             [
-                NewMessage(
-                    channel="email",
-                    recipient=address,
+                _mail(
+                    mi,
+                    address,
                     key=idempotency_key("pir-overdue", review.pk, key),
                     purpose=PURPOSE_OVERDUE,
                     subject=subject,
-                    payload={
-                        "subject": subject,
-                        "text": text,
-                        "mi": {"number": mi.number, "url": cal.war_room_url(mi)},
-                    },
-                    major_incident_id=mi.pk,
+                    text=text,
                 )
                 for key, address in sorted(addresses.items())
             ]
