@@ -56,6 +56,12 @@ RESOLVED = "resolved"
 POSTMORTEM = "postmortem"
 # The slot of the public postmortem update (``comms.services.postmortem``).
 POSTMORTEM_SLOT = "pir_public"
+# Where the pages (``comms.web.status``) cache the snapshot; a service that changes what the
+# public sees drops them (``STATUS_CACHE_KEYS``).
+SNAPSHOT_KEY = "comms:status:snapshot:v1"
+VERSION_KEY = "comms:status:version:v1"
+REBUILD_KEY = "comms:status:rebuild"
+STATUS_CACHE_KEYS = (VERSION_KEY, SNAPSHOT_KEY, REBUILD_KEY)
 INCIDENT_STATUSES = (INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED, POSTMORTEM)
 UNRESOLVED = (INVESTIGATING, IDENTIFIED, MONITORING)
 

@@ -20,16 +20,15 @@ from incidents.selectors.actors import Actor
 from incidents.services import record
 
 from ..models import StakeholderUpdate, UpdateStatus, UpdateType
-from ..selectors.status import POSTMORTEM_SLOT
+from ..selectors.status import POSTMORTEM_SLOT, STATUS_CACHE_KEYS
 from .updates import MAX_PART
 
 SLOT = POSTMORTEM_SLOT
-# The status page's cached snapshot (``comms.web.status``): dropped after commit so the page
-# shows the postmortem at its next request rather than after its freshness window.
-STATUS_CACHE_KEYS = ("comms:status:version:v1", "comms:status:snapshot:v1", "comms:status:rebuild")
 
 
 def forget_status_page() -> None:
+    """Dropped after commit, so the page shows the postmortem at its next request rather than
+    after its freshness window."""
     cache.delete_many(list(STATUS_CACHE_KEYS))
 
 

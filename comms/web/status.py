@@ -30,16 +30,22 @@ from django.utils.http import http_date
 from django.views.decorators.http import require_http_methods
 
 from ..selectors import status as selectors
-from ..selectors.status import Component, Incident, IncidentUpdate, StatusDocument
+from ..selectors.status import (
+    REBUILD_KEY,
+    SNAPSHOT_KEY,
+    STATUS_CACHE_KEYS,
+    VERSION_KEY,
+    Component,
+    Incident,
+    IncidentUpdate,
+    StatusDocument,
+)
 
 FRESH_SECONDS = 10
 # How long a stale snapshot may still be served while the next one is built; a rebuild that
 # died (a killed worker) frees its lock after REBUILD_LOCK_SECONDS.
 STALE_SECONDS = 300
 REBUILD_LOCK_SECONDS = 10
-SNAPSHOT_KEY = "comms:status:snapshot:v1"
-VERSION_KEY = "comms:status:version:v1"
-REBUILD_KEY = "comms:status:rebuild"
 PAGE_ID = "mimdesk"
 PAGE_NAME = "Service status"
 TIME_ZONE = "Etc/UTC"
@@ -300,7 +306,7 @@ def snapshot() -> dict[str, Any]:
 
 def forget() -> None:
     """Drop the snapshot: the next request builds a new one (tests; an operator's shell)."""
-    cache.delete_many([VERSION_KEY, SNAPSHOT_KEY, REBUILD_KEY])
+    cache.delete_many(list(STATUS_CACHE_KEYS))
     _local.clear()
 
 
