@@ -81,16 +81,18 @@ def _offline(f: Facts, milestones: list[tuple[str, str]]) -> dict[str, str]:
     if f.detected_at and f.started_from == "impact start" and f.detected_at > f.started_at:
         detection.append(f"Time to detect: {in_words(f.detected_at - f.started_at)}.")
 
+    # Markdown, as the page renders it: paragraphs apart, the milestones as a list.
     resolution = []
     if f.assessment is not None and f.assessment.root_cause_hypothesis:
         resolution.append(f"Root cause as assessed: {f.assessment.root_cause_hypothesis}")
-    resolution += [f"{at}: {text}" for at, text in milestones]
+    if milestones:
+        resolution.append("\n".join(f"- {at}: {text}" for at, text in milestones))
     if f.resolved_at:
         resolution.append(f"Service was restored and the MI resolved at {clock(f.resolved_at)}.")
     return {
         "summary": " ".join(summary),
         "detection": " ".join(detection),
-        "resolution": "\n".join(resolution),
+        "resolution": "\n\n".join(resolution),
     }
 
 

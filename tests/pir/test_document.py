@@ -107,6 +107,10 @@ def test_the_offline_draft_is_deterministic(review: PostIncidentReview) -> None:
     two = drafting.offline_draft(review.major_incident)
     assert one.sections == two.sections and one.drafted_by == "template"
     assert "declared a major incident" in one.sections["detection"]
+    # Markdown as the page renders it: the status changes a list, the restoration its own line.
+    paragraphs = one.sections["resolution"].split("\n\n")
+    assert paragraphs[0].startswith("- ") and "monitoring" in paragraphs[0]
+    assert paragraphs[-1].startswith("Service was restored")
 
 
 def test_durations_in_words() -> None:
