@@ -43,8 +43,12 @@ seed: migrate
 run: seed
 	@PORT=$(PORT) bash scripts/run.sh
 
+# Two pytest processes (pytest-xdist), one per core: the suite outgrew one process's share of
+# CI's 30 minutes. Each has its own test database; the real-Celery-worker tests share one
+# process (an xdist group), so one worker serves the broker. `PYTEST_WORKERS=0` runs in one.
+PYTEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install secret-key
 	$(VENV)/bin/ruff check .

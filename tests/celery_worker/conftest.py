@@ -67,6 +67,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in worker_tests:
             item.add_marker(skip)
         return
+    # Under pytest-xdist (``make test`` runs two processes) every real-worker test goes to one
+    # of them, so one Celery worker serves the broker: two, each on its own test database,
+    # would take each other's tasks.
+    for item in worker_tests:
+        item.add_marker(pytest.mark.xdist_group("celery_worker"))
     others = [item for item in items if not item.get_closest_marker("celery_worker")]
     items[:] = others + worker_tests
 
