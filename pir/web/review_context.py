@@ -3,7 +3,9 @@ the editor's forms for this user (a refused one restored as typed, ``incidents.w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
+from functools import wraps
 from typing import Any
 
 from django import forms
@@ -53,23 +55,19 @@ def page_url(mi: MajorIncident, anchor: str = "") -> str:
     return f"{url}#{anchor}" if anchor else url
 
 
-def review_or_404(request: HttpRequest, number: str) -> tuple[MajorIncident, PostIncidentReview]:
-    """The MI (404/403 as the war room) and its review; without one, the page saying when it
-    comes (a 404 all the same)."""
-    mi = mi_or_404(request, number)
-    review = review_of(mi)
-    if review is None:
-        raise NoReview(mi)
-    return mi, review
+def with_review(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The view gets the MI (404/403 as the war room) and its review instead of the number;
+    an MI without a review gets the page saying when it comes (a 404 all the same)."""
 
+    @wraps(view)
+    def with_it(request: HttpRequest, number: str, **kwargs: Any) -> HttpResponse:
+        mi = mi_or_404(request, number)
+        review = review_of(mi)
+        if review is None:
+            return render(request, "pir/no_review.html", {"mi": mi}, status=404)
+        return view(request, mi, review, **kwargs)
 
-class NoReview(Exception):
-    def __init__(self, mi: MajorIncident) -> None:
-        self.mi = mi
-
-
-def no_review(request: HttpRequest, mi: MajorIncident) -> HttpResponse:
-    return render(request, "pir/no_review.html", {"mi": mi}, status=404)
+    return with_it
 
 
 # --- What the page shows --------------------------------------------------------------------------

@@ -38,13 +38,11 @@ from ..models import (
 from ..selectors import access
 from ..services.reviews import FIGURES, StaleReview
 from .review_context import (
-    NoReview,
     document_context,
     editor_context,
     form_key,
-    no_review,
     page_url,
-    review_or_404,
+    with_review,
 )
 from .review_forms import (
     GROUPS_BY_SLUG,
@@ -63,21 +61,17 @@ ANCHOR_ACTIONS, ANCHOR_COMMENTS, ANCHOR_PUBLISH = "pir-actions", "pir-comments",
 
 @require_GET
 @requires("view", MajorIncident)
-def review_page(request: HttpRequest, number: str) -> HttpResponse:
-    try:
-        mi, review = review_or_404(request, number)
-    except NoReview as missing:
-        return no_review(request, missing.mi)
+@with_review
+def review_page(
+    request: HttpRequest, mi: MajorIncident, review: PostIncidentReview
+) -> HttpResponse:
     return render(request, "pir/review.html", editor_context(request, mi, review))
 
 
 @require_GET
 @requires("view", MajorIncident)
-def print_page(request: HttpRequest, number: str) -> HttpResponse:
-    try:
-        mi, review = review_or_404(request, number)
-    except NoReview as missing:
-        return no_review(request, missing.mi)
+@with_review
+def print_page(request: HttpRequest, mi: MajorIncident, review: PostIncidentReview) -> HttpResponse:
     return render(request, "pir/print.html", document_context(review, mi))
 
 
@@ -134,14 +128,13 @@ def _changed(review: PostIncidentReview, data: dict[str, Any]) -> dict[str, Any]
 
 @require_POST
 @requires("view", MajorIncident)
-def save_section(request: HttpRequest, number: str, group: str) -> HttpResponse:
+@with_review
+def save_section(
+    request: HttpRequest, mi: MajorIncident, review: PostIncidentReview, group: str
+) -> HttpResponse:
     """Save one group of sections with the version it was edited from (``update_review``)."""
     if group not in GROUPS_BY_SLUG:
         raise Http404("No such section")
-    try:
-        mi, review = review_or_404(request, number)
-    except NoReview as missing:
-        return no_review(request, missing.mi)
     access.ensure_write(request.user, review)
     part = GROUPS_BY_SLUG[group]
     public = access.can_run(request.user, review) and mi.incident.priority == Priority.CRITICAL
@@ -176,11 +169,10 @@ def save_section(request: HttpRequest, number: str, group: str) -> HttpResponse:
 
 @require_POST
 @requires("view", MajorIncident)
-def save_authors(request: HttpRequest, number: str) -> HttpResponse:
-    try:
-        mi, review = review_or_404(request, number)
-    except NoReview as missing:
-        return no_review(request, missing.mi)
+@with_review
+def save_authors(
+    request: HttpRequest, mi: MajorIncident, review: PostIncidentReview
+) -> HttpResponse:
     access.ensure_write(request.user, review)
     form = AuthorsForm(request.POST)
     key = form_key(mi, "authors")
@@ -208,11 +200,8 @@ def save_authors(request: HttpRequest, number: str) -> HttpResponse:
 
 @require_POST
 @requires("view", MajorIncident)
-def submit(request: HttpRequest, number: str) -> HttpResponse:
-    try:
-        mi, review = review_or_404(request, number)
-    except NoReview as missing:
-        return no_review(request, missing.mi)
+@with_review
+def submit(request: HttpRequest, mi: MajorIncident, review: PostIncidentReview) -> HttpResponse:
     try:
         services.submit_review(review=review, actor=request.user)
     except NotAllowed:
@@ -226,11 +215,8 @@ def submit(request: HttpRequest, number: str) -> HttpResponse:
 
 @require_POST
 @requires("view", MajorIncident)
-def publish(request: HttpRequest, number: str) -> HttpResponse:
-    try:
-        mi, review = review_or_404(request, number)
-    except NoReview as missing:
-        return no_review(request, missing.mi)
+@with_review
+def publish(request: HttpRequest, mi: MajorIncident, review: PostIncidentReview) -> HttpResponse:
     try:
         services.publish_review(review=review, actor=request.user)
     except NotAllowed:
@@ -244,11 +230,8 @@ def publish(request: HttpRequest, number: str) -> HttpResponse:
 
 @require_POST
 @requires("view", MajorIncident)
-def comment(request: HttpRequest, number: str) -> HttpResponse:
-    try:
-        mi, review = review_or_404(request, number)
-    except NoReview as missing:
-        return no_review(request, missing.mi)
+@with_review
+def comment(request: HttpRequest, mi: MajorIncident, review: PostIncidentReview) -> HttpResponse:
     access.ensure_write(request.user, review)
     form = CommentForm(request.POST, prefix="comment")
     key = form_key(mi, "comment")
@@ -284,11 +267,8 @@ def _item_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 @require_POST
 @requires("view", MajorIncident)
-def add_action(request: HttpRequest, number: str) -> HttpResponse:
-    try:
-        mi, review = review_or_404(request, number)
-    except NoReview as missing:
-        return no_review(request, missing.mi)
+@with_review
+def add_action(request: HttpRequest, mi: MajorIncident, review: PostIncidentReview) -> HttpResponse:
     access.ensure_write(request.user, review)
     form = ActionItemForm(request.POST, prefix="new")
     key = form_key(mi, "action-add")
@@ -306,11 +286,10 @@ def add_action(request: HttpRequest, number: str) -> HttpResponse:
 
 @require_POST
 @requires("view", MajorIncident)
-def edit_action(request: HttpRequest, number: str, item_id: int) -> HttpResponse:
-    try:
-        mi, review = review_or_404(request, number)
-    except NoReview as missing:
-        return no_review(request, missing.mi)
+@with_review
+def edit_action(
+    request: HttpRequest, mi: MajorIncident, review: PostIncidentReview, item_id: int
+) -> HttpResponse:
     item = review.action_items.filter(pk=item_id).first()
     if item is None:
         raise Http404("No such action item on this review")
