@@ -257,6 +257,22 @@ JIRA_PROJECT_KEY = env.str("JIRA_PROJECT_KEY", default="")
 JIRA_ISSUE_TYPE = env.str("JIRA_ISSUE_TYPE", default="Task")
 if JIRA_URL and not (JIRA_API_TOKEN and JIRA_PROJECT_KEY):
     raise ImproperlyConfigured("JIRA_URL set without JIRA_API_TOKEN and JIRA_PROJECT_KEY")
+# Paging (comms/channels/pagerduty.py, opsgenie.py): on declaration and each escalation step,
+# off while the key is unset. PagerDuty's Events API v2 takes a routing (integration) key;
+# Opsgenie's Alert API a GenieKey (the EU instance is https://api.eu.opsgenie.com).
+PAGERDUTY_ROUTING_KEY = env_secret("PAGERDUTY_ROUTING_KEY")
+PAGERDUTY_EVENTS_URL = env.str(
+    "PAGERDUTY_EVENTS_URL", default="https://events.pagerduty.com/v2/enqueue"
+)
+OPSGENIE_API_KEY = env_secret("OPSGENIE_API_KEY")
+OPSGENIE_API_URL = env.str("OPSGENIE_API_URL", default="https://api.opsgenie.com")
+# Mail in (comms.tasks.poll_mailbox): imaps://user:password@host[:993]/FOLDER, or imap://… on
+# a trusted network (STARTTLS when the server offers it); unset, the poller is off.
+MIM_IMAP_URL = env_secret("MIM_IMAP_URL")
+# At most this many messages per poll: a backlog drains over a few ticks, none of them long.
+MIM_IMAP_BATCH = env.int("MIM_IMAP_BATCH", default=500)
+# Upstream providers' status pages (comms.tasks.watch_upstream_status): the read timeout.
+MIM_UPSTREAM_TIMEOUT = env.float("MIM_UPSTREAM_TIMEOUT", default=10.0)
 # Where links in messages point (the war room, the status page): the public URL of this site.
 MIM_BASE_URL = env.str("MIM_BASE_URL", default="http://localhost:8000")
 # The outbox (comms/services/outbox.py): retries with exponential backoff and jitter.
@@ -386,6 +402,8 @@ CELERY_TASK_ROUTES = {
         "warroom.tasks.check_checkpoints",
         "comms.tasks.send_due_updates",
         "comms.tasks.deliver_pending",
+        "comms.tasks.poll_mailbox",
+        "comms.tasks.watch_upstream_status",
         "pir.tasks.schedule_due_reviews",
         "pir.tasks.send_monthly_report",
     )

@@ -54,6 +54,9 @@ def reseed_reference_data() -> None:
     comms_plan = importlib.import_module("comms.migrations.0002_seed_communication_plan")
     tasks = importlib.import_module(migrations + "0011_problem_tasks_and_change_sources")
     pir_seed = importlib.import_module("pir.migrations.0002_seed_review_schedules_and_permissions")
+    inbound = importlib.import_module(
+        "comms.migrations.0005_seed_inbound_schedules_and_permissions"
+    )
     roles.grant_roles(apps)
     roles.create_properties(apps, None)
     defaults.seed_defaults(apps)
@@ -64,6 +67,7 @@ def reseed_reference_data() -> None:
     comms_plan.seed(apps)  # the communication plan, its templates and groups, comms' beat rows
     tasks.grant_problem_task_permissions(apps)
     pir_seed.seed(apps)  # the PIR's beat rows, its property, admin permissions on reviews
+    inbound.seed(apps)  # mail in and upstream status beat rows, inbound records in the admin
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -33,6 +33,12 @@ class ConfigurationItem(models.Model):
         choices=Criticality.choices, default=Criticality.MEDIUM
     )
     description = models.TextField(blank=True)
+    upstream_status_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="saas_dependency: the provider's Statuspage-style page (its /api/v2/summary.json "
+        "is read while a major incident on this CI is open)",
+    )
     depends_on: models.ManyToManyField = models.ManyToManyField(
         "self",
         through="CIDependency",

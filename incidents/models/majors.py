@@ -104,6 +104,11 @@ class AutoDeclarationRule(models.Model):
         help_text="Affected CI this critical or more",
     )
     is_security = models.BooleanField(null=True, blank=True)
+    during_maintenance = models.BooleanField(
+        default=False,
+        help_text="Also fires for incidents logged on a component under scheduled maintenance "
+        "(off: an outage during planned work is expected, not declared)",
+    )
     description = models.TextField(blank=True)
 
     class Meta:
@@ -274,11 +279,20 @@ class CandidateStatus(models.TextChoices):
 
 
 class MajorIncidentCandidate(models.Model):
-    """An incident a rule in propose mode put forward; one per incident, never proposed twice."""
+    """An incident put forward as a major incident, by a rule in propose mode or flagged by a
+    technician (``flagged_by``); one per incident, never proposed twice."""
 
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="mi_candidate")
     rule = models.ForeignKey(
-        AutoDeclarationRule, null=True, on_delete=models.SET_NULL, related_name="+"
+        AutoDeclarationRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    flagged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The technician who flagged it (no rule)",
     )
     reason = models.TextField()
     status = models.CharField(

@@ -267,6 +267,11 @@ class Incident(NumberedModel):
         help_text="Computed from the CMDB: the affected CI and its dependents.",
     )
     is_security = models.BooleanField(default=False)
+    under_maintenance = models.BooleanField(
+        default=False,
+        help_text="Logged on a component under scheduled maintenance (set by comms; the "
+        "auto-declaration rules skip it unless a rule says otherwise)",
+    )
     resolution_notes = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -45,6 +45,14 @@ class TimelineKind(models.TextChoices):
     COMMUNICATION = "communication", "Communication"
     # Written by the post-incident review: scheduled, rescheduled, overdue, published.
     REVIEW = "review", "Post-incident review"
+    # Reaching in and out (comms): a technician's flag, monitoring alerts, mail in, paging,
+    # scheduled maintenance, the upstream provider's status.
+    FLAGGED = "flagged", "Flagged as a potential major incident"
+    ALERT = "alert", "Monitoring alert"
+    EMAIL = "email", "Email"
+    PAGED = "paged", "Paged"
+    MAINTENANCE = "maintenance", "Scheduled maintenance"
+    UPSTREAM_STATUS = "upstream_status", "Upstream provider status"
 
 
 # What a person may post to an MI's timeline; everything else is written by a service.

@@ -34,6 +34,7 @@ from .incidents import (
     compute_priority,
     create_incident,
     link_incident,
+    mark_under_maintenance,
     resolve_incident,
     update_incident,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "evaluate_rules_after_commit",
     "evaluate_rules_of_incidents_after_commit",
     "link_incident",
+    "mark_under_maintenance",
     "match_rule",
     "pick_commander",
     "reconcile_affected_users",

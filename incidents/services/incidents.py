@@ -437,3 +437,25 @@ def link_incident(*, incident: Incident, parent: Incident, actor: Actor | None) 
     )
     evaluate_rules_after_commit(parent)
     return incident
+
+
+@transaction.atomic
+def mark_under_maintenance(
+    *, incident: Incident, maintenance: str, actor: Actor | None = None
+) -> Incident:
+    """Flag an incident logged on a component under scheduled maintenance (comms' maintenance
+    windows call this), once, with its timeline row; the rules then leave it undeclared unless
+    one says ``during_maintenance``."""
+    incident = lock_incident(incident.pk)
+    if incident.under_maintenance:
+        return incident
+    incident.under_maintenance = True
+    incident.save(update_fields=["under_maintenance", "updated_at"])
+    record(
+        incident,
+        TimelineKind.MAINTENANCE,
+        f"Logged on a component under scheduled maintenance: {maintenance}",
+        actor=actor,
+        data={"maintenance": maintenance},
+    )
+    return incident

@@ -48,6 +48,9 @@ def match_rule(
     incident counts as unacknowledged until it was acknowledged or resolved.
     """
     reasons: list[str] = []
+    if incident.under_maintenance and not rule.during_maintenance:
+        # Planned work on its component: an outage there is expected, not a major incident.
+        return None
     if rule.max_priority is not None:
         if incident.priority > rule.max_priority:
             return None
