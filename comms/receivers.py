@@ -10,7 +10,7 @@ from django.dispatch import receiver
 from incidents import events
 from warroom import events as warroom_events
 
-from .services import notifications
+from .services import maintenance, notifications, paging
 
 
 @receiver(events.major_incident_declared, dispatch_uid="comms.major_incident_declared")
@@ -18,11 +18,30 @@ def major_incident_declared(sender: Any, major_incident_id: int, **kwargs: Any) 
     notifications.major_incident_declared(major_incident_id)
 
 
+@receiver(events.major_incident_declared, dispatch_uid="comms.paging.major_incident_declared")
+def page_on_declaration(sender: Any, major_incident_id: int, **kwargs: Any) -> None:
+    paging.major_incident_declared(major_incident_id)
+
+
+@receiver(events.incident_logged, dispatch_uid="comms.maintenance.incident_logged")
+def incident_logged(sender: Any, incident_id: int, **kwargs: Any) -> None:
+    maintenance.incident_logged(incident_id)
+
+
 @receiver(events.major_incident_state_changed, dispatch_uid="comms.major_incident_state_changed")
 def major_incident_state_changed(
     sender: Any, major_incident_id: int, from_status: str, to_status: str, **kwargs: Any
 ) -> None:
     notifications.major_incident_state_changed(major_incident_id, from_status, to_status)
+
+
+@receiver(
+    events.major_incident_state_changed, dispatch_uid="comms.paging.major_incident_state_changed"
+)
+def page_on_state_change(
+    sender: Any, major_incident_id: int, from_status: str, to_status: str, **kwargs: Any
+) -> None:
+    paging.major_incident_state_changed(major_incident_id, from_status, to_status)
 
 
 @receiver(events.role_assigned, dispatch_uid="comms.role_assigned")
@@ -45,6 +64,11 @@ def escalation_triggered(
     notifications.escalation_triggered(
         major_incident_id, step_id, target_label, target_role, target_group_id
     )
+
+
+@receiver(events.escalation_triggered, dispatch_uid="comms.paging.escalation_triggered")
+def page_on_escalation(sender: Any, major_incident_id: int, step_id: int, **kwargs: Any) -> None:
+    paging.escalation_triggered(major_incident_id, step_id)
 
 
 @receiver(warroom_events.timeline_post_added, dispatch_uid="comms.timeline_post_added")

@@ -28,6 +28,8 @@ milestone_recorded = Signal()
 escalation_triggered = Signal()
 # candidate_id, incident_id
 major_incident_proposed = Signal()
+# incident_id, actor_id (None for a monitoring source or the mailbox)
+incident_logged = Signal()
 
 
 def send_after_commit(signal: Signal, **kwargs: Any) -> None:

@@ -13,6 +13,15 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
+            model_name="configurationitem",
+            name="provider_role",
+            field=models.CharField(
+                blank=True,
+                help_text="saas_dependency: what stakeholder updates call this provider, e.g. 'payment processing partner'",
+                max_length=100,
+            ),
+        ),
+        migrations.AddField(
             model_name="autodeclarationrule",
             name="during_maintenance",
             field=models.BooleanField(

@@ -39,6 +39,12 @@ class ConfigurationItem(models.Model):
         help_text="saas_dependency: the provider's Statuspage-style page (its /api/v2/summary.json "
         "is read while a major incident on this CI is open)",
     )
+    provider_role = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="saas_dependency: what stakeholder updates call this provider, e.g. "
+        "'payment processing partner'",
+    )
     depends_on: models.ManyToManyField = models.ManyToManyField(
         "self",
         through="CIDependency",

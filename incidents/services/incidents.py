@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from .. import events
 from ..errors import Conflict, DomainError, NotAllowed
 from ..models import (
     OPEN_MI_STATUSES,
@@ -181,6 +182,12 @@ def create_incident(
     )
     if parent is not None:
         incident = link_incident(incident=incident, parent=parent, actor=actor)
+    actor_user = user_of(actor)
+    events.send_after_commit(
+        events.incident_logged,
+        incident_id=incident.pk,
+        actor_id=actor_user.pk if actor_user is not None else None,
+    )
     evaluate_rules_after_commit(incident)
     return incident
 
