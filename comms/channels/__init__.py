@@ -23,6 +23,8 @@ REGISTRY: dict[str, str] = {
     "webhook": "comms.channels.webhook.WebhookChannel",
     "statuspage": "comms.channels.statuspage.StatuspageChannel",
     "jira": "comms.channels.jira.JiraChannel",
+    "pagerduty": "comms.channels.pagerduty.PagerDutyChannel",
+    "opsgenie": "comms.channels.opsgenie.OpsgenieChannel",
 }
 
 

@@ -14,6 +14,7 @@ from .outbox import (
     retry_now,
     schedule,
 )
+from .paging import dedup_key, page_sent
 from .postmortem import post_public_postmortem
 from .updates import (
     LEGAL_GROUP,
@@ -41,6 +42,7 @@ __all__ = [
     "complete_investigation",
     "create_update",
     "deliver",
+    "dedup_key",
     "deliver_one",
     "discard_update",
     "edit_update",
@@ -49,6 +51,7 @@ __all__ = [
     "idempotency_key",
     "is_legal",
     "notify",
+    "page_sent",
     "post_public_postmortem",
     "publish_update",
     "redrive",

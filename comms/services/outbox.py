@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from .. import channels
@@ -37,6 +37,16 @@ from ..models import (
 logger = logging.getLogger(__name__)
 
 BATCH = 50  # messages per delivery task
+
+# A message whose payload says ``in_order`` waits for every earlier (lower id) ``in_order`` message
+# of its MI on its channel to be settled (sent or dead): pages, where an acknowledge must not
+# reach the provider before the trigger it acknowledges.
+IN_ORDER = "in_order"
+# What a service does once a message of a purpose is sent (the paging service's timeline row),
+# registered by the service's module; called by the worker that won the claim, so once.
+AFTER_SENT: dict[str, Callable[[OutboxMessage], None]] = {}
+# How long a message waits for an earlier one being sent right now, before it looks again.
+WAIT_FOR_SENDING = timedelta(seconds=30)
 
 
 @dataclass
@@ -155,6 +165,8 @@ def deliver_one(message_id: int) -> str:
     if not claim(message_id, now):
         return "skipped"
     message = OutboxMessage.objects.get(pk=message_id)
+    if (message.payload or {}).get(IN_ORDER) and _wait_for_earlier(message, now):
+        return "skipped"
     attempt = DeliveryAttempt.objects.create(message=message, number=message.attempts)
     channel = channels.get(message.channel) if message.channel in channels.REGISTRY else None
     if channel is None or not channels.enabled(message.channel):
@@ -171,6 +183,64 @@ def deliver_one(message_id: int) -> str:
             message, attempt, AttemptOutcome.TEMPORARY, f"{exc.__class__.__name__}: {exc}"
         )
     return _finish(message, attempt, AttemptOutcome.SENT, "", provider_id=sent.provider_message_id)
+
+
+def _wait_for_earlier(message: OutboxMessage, now: datetime) -> bool:
+    """Hand the claim back, not counted as an attempt, while an earlier ``in_order`` message of
+    the same MI and channel is unsettled; it is due again when that one is next tried (and is
+    re-queued as soon as that one is sent, by ``_release_next``)."""
+    earlier = (
+        OutboxMessage.objects.filter(
+            major_incident_id=message.major_incident_id,
+            channel=message.channel,
+            pk__lt=message.pk,
+            status__in=[*RETRYABLE, OutboxStatus.SENDING],
+            **{f"payload__{IN_ORDER}": True},
+        )
+        .order_by("pk")
+        .first()
+    )
+    if earlier is None:
+        return False
+    if earlier.status == OutboxStatus.SENDING:
+        due = now + WAIT_FOR_SENDING
+    else:
+        due = max(earlier.next_attempt_at, now) + timedelta(seconds=1)
+    OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.SENDING).update(
+        # Back to what it was: pending if it was never tried, failed otherwise.
+        status=Case(
+            When(attempts__lte=1, then=Value(OutboxStatus.PENDING)),
+            default=Value(OutboxStatus.FAILED),
+        ),
+        attempts=F("attempts") - 1,
+        claimed_at=None,
+        next_attempt_at=due,
+        last_error=f"waiting for outbox message {earlier.pk} ({earlier.purpose}, "
+        f"{earlier.status}) to be sent first",
+    )
+    return True
+
+
+def _release_next(message: OutboxMessage) -> None:
+    """An ``in_order`` message is settled (sent, or dead: waiting on it cannot help): queue the
+    next one waiting for it at once."""
+    waiting = (
+        OutboxMessage.objects.filter(
+            major_incident_id=message.major_incident_id,
+            channel=message.channel,
+            pk__gt=message.pk,
+            status__in=RETRYABLE,
+            **{f"payload__{IN_ORDER}": True},
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        OutboxMessage.objects.filter(pk=waiting, status__in=RETRYABLE).update(
+            next_attempt_at=timezone.now()
+        )
+        schedule([waiting])
 
 
 def _finish(
@@ -203,6 +273,16 @@ def _finish(
         result = "dead"
     # Only the claimant writes the result: the row is still `sending` under its claim.
     OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.SENDING).update(**fields)
+    if result in ("sent", "dead") and (message.payload or {}).get(IN_ORDER):
+        _release_next(message)
+    if result == "sent":
+        message.provider_message_id = provider_id[:255]
+        after = AFTER_SENT.get(message.purpose)
+        if after is not None:
+            try:
+                after(message)
+            except Exception:  # the page went out; a lost timeline row must not make it unsent
+                logger.exception("after-sent step of outbox message %s failed", message.pk)
     if result != "sent":
         logger.warning(
             "outbox message %s (%s → %s) %s after attempt %s: %s",
