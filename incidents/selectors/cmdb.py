@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import BigIntegerField, Expression, Func
 
 from ..models import OPEN_INCIDENT_STATES, CIDependency, ConfigurationItem, Incident
 
@@ -172,3 +173,20 @@ def reached_of_kind(ci_ids: Iterable[int], kind: str) -> dict[int, set[int]]:
         for root, ci_id in cursor.fetchall():
             reached.setdefault(int(root), set()).add(int(ci_id))
         return reached
+
+
+class ReachedFrom(Func):
+    """The ids of the CIs an outage of one CI reaches (itself and every CI depending on it,
+    transitively), as a subquery for ``__in``: the same walk as ``affected_users``, but seeded
+    by an expression (an ``OuterRef`` to a row's CI), so one statement answers it for every row
+    of the outer query. Parenthesised here because ``__in`` does not wrap an expression."""
+
+    template = (
+        f"(WITH RECURSIVE reached(id) AS (SELECT CAST(%(expressions)s AS BIGINT) UNION "
+        f"SELECT d.consumer_id FROM {_DEP} d JOIN reached r ON d.provider_id = r.id) "
+        "SELECT id FROM reached)"
+    )
+    output_field = BigIntegerField()
+
+    def __init__(self, ci: Expression | str) -> None:
+        super().__init__(ci)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Func, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from ..models import (
     MajorIncident,
     TimelineKind,
 )
+from ..selectors.cmdb import ReachedFrom
 from ..selectors.properties import get_property
 from .common import record
 
@@ -28,16 +29,24 @@ from .common import record
 def _with_ticket_volume(mis: QuerySet[MajorIncident], now: datetime) -> QuerySet[MajorIncident]:
     """Annotate what the ticket-volume policy needs, for every MI in the one query.
 
-    ``recent_children``: the incident's children logged in the last hour; ``normal_tickets``: the
-    affected CI's incidents in the four weeks before the MI was declared.
+    ``recent_linked``: the incidents linked to the MI logged in the last hour, each counted once
+    however it is linked: a child of the MI's incident (linked by hand, or by a monitoring
+    webhook, which links an alert on an open MI's CI as a child), or logged since the declaration
+    on the MI's affected CI or on a CI that depends on it (the CMDB walk, in SQL). The MI's own
+    incident is not one of them. ``normal_tickets``: the affected CI's incidents in the four
+    weeks before the MI was declared.
     """
+    by_ci = Q(
+        created_at__gte=OuterRef("declared_at"),
+        affected_ci_id__in=ReachedFrom(OuterRef("incident__affected_ci_id")),
+    )
     recent = (
-        Incident.objects.filter(
-            parent_id=OuterRef("incident_id"), created_at__gte=now - timedelta(hours=1)
-        )
+        Incident.objects.filter(created_at__gte=now - timedelta(hours=1))
+        .filter(Q(parent_id=OuterRef("incident_id")) | by_ci)
+        .exclude(pk=OuterRef("incident_id"))
         .order_by()
-        .values("parent_id")
-        .annotate(n=Count("pk"))
+        # COUNT as a plain function: one row for the whole subquery, no GROUP BY.
+        .annotate(n=Func("pk", function="COUNT"))
         .values("n")[:1]
     )
     normal = (
@@ -52,7 +61,7 @@ def _with_ticket_volume(mis: QuerySet[MajorIncident], now: datetime) -> QuerySet
         .values("n")[:1]
     )
     return mis.annotate(
-        recent_children=Coalesce(Subquery(recent), 0),
+        recent_linked=Coalesce(Subquery(recent), 0),
         normal_tickets=Coalesce(Subquery(normal), 0),
     )
 
@@ -61,14 +70,14 @@ _NORMAL_DAYS = 28
 
 
 def _ticket_volume_exceeded(mi: MajorIncident) -> str | None:
-    """Children in the last hour over factor × the affected CI's normal hourly incident rate.
+    """Linked incidents in the last hour over factor × the affected CI's normal hourly rate.
 
     Normal is the CI's incidents per hour over the four weeks before the MI was declared, floored
     at one an hour so that a quiet service does not escalate on its second ticket. The counts
     come annotated by ``_with_ticket_volume``.
     """
     factor = int(get_property("ticket_volume_escalation_factor"))
-    recent: int = getattr(mi, "recent_children", 0)
+    recent: int = getattr(mi, "recent_linked", 0)
     normal = (
         getattr(mi, "normal_tickets", 0) / (_NORMAL_DAYS * 24)
         if mi.incident.affected_ci_id is not None
@@ -108,7 +117,8 @@ def _triggered_at(
         return first or now, "media attention"
     if policy.trigger == EscalationTrigger.TICKET_VOLUME:
         if first is not None:
-            return first, "linked-ticket volume"
+            recent: int = getattr(mi, "recent_linked", 0)
+            return first, f"linked-ticket volume, {recent} linked tickets in the last hour"
         why = _ticket_volume_exceeded(mi)
         return (now, why) if why else None
     return None
