@@ -57,7 +57,10 @@ def request_for(payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             body["entity"] = payload["component"]
         return "/v2/alerts", body
     if event == "escalation":
-        return f"{on_alias}/notes", {"note": (payload.get("note") or "")[:NOTE_MAX], "source": SOURCE}
+        return f"{on_alias}/notes", {
+            "note": (payload.get("note") or "")[:NOTE_MAX],
+            "source": SOURCE,
+        }
     if event == "acknowledge":
         return f"{on_alias}/acknowledge", {"note": payload.get("note") or "", "source": SOURCE}
     if event == "resolve":

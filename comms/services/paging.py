@@ -58,7 +58,10 @@ PURPOSES = {
     "resolve": "page_resolve",
 }
 OVER = (MIStatus.RESOLVED, MIStatus.CLOSED, MIStatus.CANCELLED)
-PROVIDER_NAMES = {ChannelName.PAGERDUTY: "PagerDuty", ChannelName.OPSGENIE: "Opsgenie"}
+PROVIDER_NAMES: dict[str, str] = {
+    ChannelName.PAGERDUTY: "PagerDuty",
+    ChannelName.OPSGENIE: "Opsgenie",
+}
 EVENT_LABELS = {
     "trigger": "paged",
     "escalation": "paged again for an escalation step",
@@ -280,4 +283,4 @@ def page_sent(message: OutboxMessage) -> None:
         )
 
 
-outbox.AFTER_SENT.update({purpose: page_sent for purpose in PURPOSES.values()})
+outbox.AFTER_SENT.update(dict.fromkeys(PURPOSES.values(), page_sent))

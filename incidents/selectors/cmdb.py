@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import BigIntegerField, Expression, Func
+from django.db.models import BigIntegerField, Func
 
 from ..models import OPEN_INCIDENT_STATES, CIDependency, ConfigurationItem, Incident
 
@@ -187,6 +187,3 @@ class ReachedFrom(Func):
         "SELECT id FROM reached)"
     )
     output_field = BigIntegerField()
-
-    def __init__(self, ci: Expression | str) -> None:
-        super().__init__(ci)

@@ -1,5 +1,8 @@
 """Fixtures of the paging tests: PagerDuty's Events API and Opsgenie's Alert API played by the
-local stub (``tests/stub_http.py``), answering as the providers do (202 and their ids)."""
+local stub (``tests/stub_http.py``), answering as the providers do (202 and their ids).
+
+A test module imports the ``*_fixture`` functions; pytest knows them by their short names.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +28,8 @@ def pagerduty_answer(request: Recorded) -> Reply:
     )
 
 
-@pytest.fixture
-def pagerduty(settings: Any, stub: StubServer) -> StubServer:
+@pytest.fixture(name="pagerduty")
+def pagerduty_fixture(settings: Any, stub: StubServer) -> StubServer:
     settings.PAGERDUTY_ROUTING_KEY = ROUTING_KEY
     settings.PAGERDUTY_EVENTS_URL = stub.url + PD_PATH
     settings.OPSGENIE_API_KEY = ""
@@ -34,8 +37,8 @@ def pagerduty(settings: Any, stub: StubServer) -> StubServer:
     return stub
 
 
-@pytest.fixture
-def opsgenie(settings: Any, stub: StubServer) -> StubServer:
+@pytest.fixture(name="opsgenie")
+def opsgenie_fixture(settings: Any, stub: StubServer) -> StubServer:
     settings.OPSGENIE_API_KEY = GENIE_KEY
     settings.OPSGENIE_API_URL = stub.url + OG_ROOT + "/"
     settings.PAGERDUTY_ROUTING_KEY = ""
@@ -45,15 +48,16 @@ def opsgenie(settings: Any, stub: StubServer) -> StubServer:
         if not request.path.startswith(OG_ROOT + "/v2/alerts"):
             return None
         return Reply(
-            202, {"result": "Request will be processed", "took": 0.01, "requestId": f"req-{next(ids)}"}
+            202,
+            {"result": "Request will be processed", "took": 0.01, "requestId": f"req-{next(ids)}"},
         )
 
     stub.handler = answer
     return stub
 
 
-@pytest.fixture
-def paged_mi(p1: Incident, alice: Any, committed: Any) -> MajorIncident:
+@pytest.fixture(name="paged_mi")
+def paged_mi_fixture(p1: Incident, alice: Any, committed: Any) -> MajorIncident:
     """``p1`` declared with paging on (the test's provider fixture comes first): the trigger is
     sent by the time the test starts."""
     with committed():

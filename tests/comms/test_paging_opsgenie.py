@@ -9,16 +9,17 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
+from comms import services
 from comms.models import OutboxMessage, OutboxStatus
 from incidents import services as incident_services
 from incidents.models import MajorIncident, MIStatus, TimelineEntry, TimelineKind
 from tests.comms.paging_fixtures import (  # noqa: F401
     GENIE_KEY,
     OG_ROOT,
-    opsgenie,
-    paged_mi,
+    opsgenie_fixture,
+    paged_mi_fixture,
 )
-from tests.incidents.mi_fixtures import force_status
+from tests.incidents.mi_fixtures import declare, force_status
 from tests.stub_http import Reply, StubServer
 
 pytestmark = pytest.mark.django_db
@@ -52,8 +53,6 @@ def test_declaration_creates_an_alert_with_the_mis_alias(
 def test_the_message_is_cut_to_130_characters(
     opsgenie: StubServer, make_incident: Any, alice: Any, committed: Any
 ) -> None:
-    from tests.incidents.mi_fixtures import declare
-
     with committed():
         declare(make_incident(impact=1, urgency=1, short_description="x" * 200), alice)
     assert len(opsgenie.requests[0].json()["message"]) == 130
@@ -82,17 +81,17 @@ def test_escalation_adds_a_note_then_acknowledge_and_close_by_alias(
     ]
     assert "escalation step 1, to Communications lead" in note.json()["note"]
     assert ack.json()["source"] == "MIM Desk"
-    assert OutboxMessage.objects.filter(
-        major_incident=mi, channel="opsgenie", status=OutboxStatus.SENT
-    ).count() == 4
+    assert (
+        OutboxMessage.objects.filter(
+            major_incident=mi, channel="opsgenie", status=OutboxStatus.SENT
+        ).count()
+        == 4
+    )
 
 
 def test_a_422_is_dead_and_a_429_is_retried(
     opsgenie: StubServer, p1: Any, alice: Any, committed: Any
 ) -> None:
-    from comms import services
-    from tests.incidents.mi_fixtures import declare
-
     opsgenie.script(ALERTS, Reply(429, {"message": "rate limited"}, headers={"Retry-After": "5"}))
     with freeze_time("2025-03-03 09:00:00") as frozen:
         with committed():

@@ -25,8 +25,8 @@ from incidents.models import (
 from tests.comms.paging_fixtures import (  # noqa: F401
     PD_PATH,
     ROUTING_KEY,
-    paged_mi,
-    pagerduty,
+    paged_mi_fixture,
+    pagerduty_fixture,
 )
 from tests.incidents.mi_fixtures import declare, force_status
 from tests.stub_http import Reply, StubServer

@@ -27,9 +27,9 @@ from tests.comms.paging_fixtures import (  # noqa: F401
     OG_ROOT,
     PD_PATH,
     ROUTING_KEY,
-    opsgenie,
-    pagerduty,
+    opsgenie_fixture,
     pagerduty_answer,
+    pagerduty_fixture,
 )
 from tests.incidents.mi_fixtures import declare
 from tests.stub_http import Recorded, Reply, StubServer
@@ -134,7 +134,9 @@ def test_pages_of_two_mis_do_not_wait_for_each_other(
 
 
 @pytest.fixture
-def secret_mi(pagerduty: StubServer, settings: Any, p1: Incident, alice: Any, committed: Any) -> Any:
+def secret_mi(
+    pagerduty: StubServer, settings: Any, p1: Incident, alice: Any, committed: Any
+) -> Any:
     settings.OPSGENIE_API_KEY = GENIE_KEY
     settings.OPSGENIE_API_URL = pagerduty.url + OG_ROOT
     ci = ConfigurationItem.objects.create(
@@ -163,9 +165,7 @@ def test_a_security_mi_is_paged_with_its_number_and_priority_only(
         text = json.dumps(request.json())
         for secret in ("Payroll", "exfiltrated", "Salaries", "HR payroll", "hr-apps", "Security"):
             assert secret not in text, (request.path, secret)
-    trigger = next(
-        r.json() for r in pagerduty.to(PD_PATH) if r.json()["event_action"] == "trigger"
-    )
+    trigger = next(r.json() for r in pagerduty.to(PD_PATH) if r.json()["event_action"] == "trigger")
     assert trigger["payload"]["summary"] == f"{mi.number}: security major incident (P1)"
     assert trigger["payload"]["custom_details"] == {"major_incident": mi.number, "priority": "P1"}
     assert "component" not in trigger["payload"] and "group" not in trigger["payload"]
