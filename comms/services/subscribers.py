@@ -117,9 +117,12 @@ def _components(ids: Iterable[Any]) -> list[int]:
     wanted: set[int] = set()
     for raw in ids:
         try:
-            wanted.add(int(raw))
+            pk = int(raw)
         except (TypeError, ValueError) as exc:
             raise DomainError("choose components from the list", field="components") from exc
+        if not 0 < pk < 2**31:  # beyond any id, and beyond what the database's integer holds
+            raise DomainError("choose components from the list", field="components")
+        wanted.add(pk)
     if len(wanted) > MAX_COMPONENTS:
         raise DomainError("too many components", field="components")
     found = set(public_components().filter(pk__in=wanted).values_list("pk", flat=True))
