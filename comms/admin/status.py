@@ -106,8 +106,10 @@ class ScheduledMaintenanceAdmin(ServiceRefusalMixin, ModelAdmin):
         obj.refresh_from_db()
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        # The service set the components; the update inline is read-only.
-        return None
+        # The service set the components (no ``form.save_m2m()``); the read-only inline saves
+        # nothing, but the admin's change message reads what its formset saved.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change)
 
 
 @admin.register(StatusSubscriber)
