@@ -317,7 +317,13 @@ def _html_maintenance(m: Maintenance, doc: StatusDocument) -> dict[str, Any]:
 def _html(doc: StatusDocument) -> bytes:
     # The subscribe form is not in these shared bytes: it carries the reader's CSRF token, so
     # the page loads it (``status:subscribe``) and links to it for readers without JavaScript.
+    worst = max(
+        (c.status for c in doc.components),
+        key=selectors.COMPONENT_STATUSES.index,
+        default=selectors.OPERATIONAL,
+    )
     context = {
+        "banner_maintenance": worst == selectors.UNDER_MAINTENANCE and doc.indicator == "none",
         "active_maintenances": [_html_maintenance(m, doc) for m in doc.active_maintenances],
         "upcoming_maintenances": [_html_maintenance(m, doc) for m in doc.upcoming_maintenances],
         "doc": doc,
