@@ -66,7 +66,7 @@ class ScheduledMaintenanceAdmin(ServiceRefusalMixin, ModelAdmin):
     inlines = [MaintenanceUpdateInline]
     readonly_fields = ["started_at", "completed_at", "created_by", "created_at"]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = ["name", "components", "scheduled_for", "scheduled_until", "notes"]
         if obj is None:
             return [*fields, "message"]  # a new window is ``scheduled``
@@ -122,12 +122,12 @@ class StatusSubscriberAdmin(ModelAdmin):
     list_display = ["email", "created_at", "confirmed_at", "unsubscribed_at"]
     list_filter = [("confirmed_at", admin.EmptyFieldListFilter), "unsubscribed_at"]
     search_fields = ["email"]
-    fields = [
+    fields = (
         "email",
         "components",
         "created_at",
         "confirmation_sent_at",
         "confirmed_at",
         "unsubscribed_at",
-    ]
+    )
     readonly_fields = fields

@@ -51,7 +51,7 @@ NOTIFIED = (
     MaintenanceStatus.IN_PROGRESS,
     MaintenanceStatus.COMPLETED,
 )
-DEFAULT_BODY = {
+DEFAULT_BODY: dict[str, str] = {
     MaintenanceStatus.SCHEDULED: "The maintenance is scheduled.",
     MaintenanceStatus.IN_PROGRESS: "The maintenance is in progress.",
     MaintenanceStatus.VERIFYING: "The work is done; we are verifying the results.",

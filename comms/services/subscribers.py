@@ -367,7 +367,9 @@ def maintenance_updated(update: MaintenanceUpdate) -> list[int]:
     )
     label = update.get_status_display()
     subject = f"[Maintenance] {label}: {maintenance.name}"
-    about = f"\n\n{maintenance.notes}" if maintenance.notes and maintenance.notes != update.body else ""
+    about = (
+        f"\n\n{maintenance.notes}" if maintenance.notes and maintenance.notes != update.body else ""
+    )
     text = (
         f"{maintenance.name}: {label.lower()}.\n\n{update.body}{about}\n\n"
         f"Window: {window}\nComponents: {', '.join(name for _, name in components)}\n"

@@ -161,7 +161,9 @@ def test_a_body_that_is_not_an_object_is_a_400(alice_api: Any) -> None:
 
 def test_an_unknown_window_is_a_404(alice_api: Any, db: None) -> None:
     assert alice_api.get(f"{URL}999999/").status_code == 404
-    assert alice_api.patch(f"{URL}999999/", {"status": "completed"}, format="json").status_code == 404
+    assert (
+        alice_api.patch(f"{URL}999999/", {"status": "completed"}, format="json").status_code == 404
+    )
     assert alice_api.get(f"{URL}nope/").status_code == 404
 
 
@@ -237,14 +239,19 @@ def test_an_upcoming_window_is_on_the_page_and_in_the_json(
     assert shown["scheduled_until"] == "2025-03-03T12:00:00.000Z"
     assert [c["name"] for c in shown["components"]] == ["Checkout"]
     assert [u["status"] for u in shown["incident_updates"]] == ["scheduled"]
-    assert get_json("/status/api/v2/scheduled-maintenances/active.json")[
-        "scheduled_maintenances"
-    ] == []
-    assert len(get_json("/status/api/v2/scheduled-maintenances.json")["scheduled_maintenances"]) == 1
+    assert (
+        get_json("/status/api/v2/scheduled-maintenances/active.json")["scheduled_maintenances"]
+        == []
+    )
+    assert (
+        len(get_json("/status/api/v2/scheduled-maintenances.json")["scheduled_maintenances"]) == 1
+    )
     assert len(get_json("/status/api/v2/summary.json")["scheduled_maintenances"]) == 1
     assert get_json("/status/summary.json")["scheduled_maintenances"][0]["name"] == window.name
     # Scheduled is not yet under maintenance.
-    components = {c["name"]: c["status"] for c in get_json("/status/api/v2/components.json")["components"]}
+    components = {
+        c["name"]: c["status"] for c in get_json("/status/api/v2/components.json")["components"]
+    }
     assert components["Checkout"] == "operational"
     html = get("/status/").content.decode()
     assert "Scheduled maintenance" in html and "Checkout database upgrade" in html
@@ -256,17 +263,24 @@ def test_a_running_window_puts_its_components_under_maintenance(
     move(window, alice, "in_progress", committed)
     active = get_json("/status/api/v2/scheduled-maintenances/active.json")["scheduled_maintenances"]
     assert [m["status"] for m in active] == ["in_progress"]
-    assert get_json("/status/api/v2/scheduled-maintenances/upcoming.json")[
-        "scheduled_maintenances"
-    ] == []
-    for path in ("/status/api/v2/components.json", "/status/api/v2/summary.json", "/status/summary.json"):
+    assert (
+        get_json("/status/api/v2/scheduled-maintenances/upcoming.json")["scheduled_maintenances"]
+        == []
+    )
+    for path in (
+        "/status/api/v2/components.json",
+        "/status/api/v2/summary.json",
+        "/status/summary.json",
+    ):
         statuses = {c["name"]: c["status"] for c in get_json(path)["components"]}
         assert statuses == {"Checkout": "under_maintenance", "Payroll": "operational"}, path
     status = get_json("/status/api/v2/status.json")["status"]
     assert status == {"indicator": "none", "description": "Service Under Maintenance"}
     assert "Maintenance in progress" in get("/status/").content.decode()
     move(window, alice, "completed", committed)
-    statuses = {c["name"]: c["status"] for c in get_json("/status/api/v2/components.json")["components"]}
+    statuses = {
+        c["name"]: c["status"] for c in get_json("/status/api/v2/components.json")["components"]
+    }
     assert statuses["Checkout"] == "operational"
     [done] = get_json("/status/api/v2/scheduled-maintenances.json")["scheduled_maintenances"]
     assert done["status"] == "completed" and done["resolved_at"] is not None
@@ -281,7 +295,9 @@ def test_an_outage_outranks_maintenance(
 ) -> None:
     move(window, alice, "in_progress", committed)
     outage(shop.checkout)
-    statuses = {c["name"]: c["status"] for c in get_json("/status/api/v2/components.json")["components"]}
+    statuses = {
+        c["name"]: c["status"] for c in get_json("/status/api/v2/components.json")["components"]
+    }
     assert statuses["Checkout"] == "major_outage"
 
 
@@ -392,7 +408,9 @@ def test_subscribers_are_mailed_on_scheduled_started_and_completed_once_each(
         "[Maintenance] In progress: Upgrade",
         "[Maintenance] Completed: Upgrade",
     ]
-    assert all(m.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in mine)
+    assert all(
+        m.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in mine
+    )
     assert not [m for m in mail.outbox if m.to == ["payroll@example.test"]]
     # Sending an update's mails again sends nothing new.
     before = len(mail.outbox)

@@ -94,10 +94,9 @@ def test_resubmitting_within_minutes_mails_once_and_later_again(
     committed: Any,
 ) -> None:
     client = Client()
-    with freeze_time("2026-06-01 10:00"):
-        with committed():
-            submit(client, "pat@example.test")
-            submit(client, "pat@example.test", shop.payroll)
+    with freeze_time("2026-06-01 10:00"), committed():
+        submit(client, "pat@example.test")
+        submit(client, "pat@example.test", shop.payroll)
     assert len(mail.outbox) == 1
     with freeze_time("2026-06-01 10:11"), committed():
         submit(client, "pat@example.test")
@@ -339,7 +338,8 @@ def test_a_forged_unsubscribe_link_is_refused_and_changes_nothing(
         # pat's signature on other's id
         signing.dumps({"s": other.pk, "e": other.email}, salt="wrong-salt"),
         f"{value}:{'A' * len(signature)}",
-        signing.dumps({"s": other.pk, "e": other.email}, salt=subscribers.UNSUBSCRIBE_SALT)[:-1] + "x",
+        signing.dumps({"s": other.pk, "e": other.email}, salt=subscribers.UNSUBSCRIBE_SALT)[:-1]
+        + "x",
         # a confirmation token (the other purpose's salt)
         subscribers.confirm_token(other, [], timezone.now()),
         "garbage",

@@ -60,14 +60,14 @@ def test_the_headers_reach_an_smtp_server(
 
 
 def test_the_headers_reach_ses(
-    ses: Moto,  # noqa: F811
+    ses: Moto,
     make_subscriber: Callable[..., Any],
     committed: Any,
 ) -> None:
     with committed():
         services.enqueue([_subscriber_mail(make_subscriber)])
     [sent] = ses_sent()
-    _check(email.message_from_string(sent.raw_data, policy=email.policy.default))  # type: ignore[arg-type]
+    _check(email.message_from_string(sent.raw_data, policy=email.policy.default))
 
 
 def test_a_payload_sets_only_the_unsubscribe_headers_and_never_a_line_break() -> None:
