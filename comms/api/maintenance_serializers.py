@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from incidents.api.serializers import InputSerializer
+
 from ..models import MaintenanceStatus, MaintenanceUpdate, ScheduledMaintenance
 from ..services.maintenance import MAX_BODY, MAX_NAME
 
@@ -56,7 +58,7 @@ def _components() -> serializers.ListField:
     )
 
 
-class MaintenanceCreateSerializer(serializers.Serializer):
+class MaintenanceCreateSerializer(InputSerializer):
     name = serializers.CharField(max_length=MAX_NAME)
     components = _components()
     scheduled_for = serializers.DateTimeField()
@@ -70,7 +72,7 @@ class MaintenanceCreateSerializer(serializers.Serializer):
     )
 
 
-class MaintenanceChangeSerializer(serializers.Serializer):
+class MaintenanceChangeSerializer(InputSerializer):
     name = serializers.CharField(max_length=MAX_NAME, required=False)
     components = _components()
     scheduled_for = serializers.DateTimeField(required=False)
