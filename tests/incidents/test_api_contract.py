@@ -159,10 +159,10 @@ def fill(path: str, world: dict[str, Any]) -> str:
     else:
         number = world["change"].number
     ident = (
-        world["candidate"].pk if path.startswith("/api/major-incident-candidates/") else None
-    ) or (
-        world["maintenance"].pk if path.startswith("/api/scheduled-maintenances/") else None
-    ) or world["ci"].pk
+        (world["candidate"].pk if path.startswith("/api/major-incident-candidates/") else None)
+        or (world["maintenance"].pk if path.startswith("/api/scheduled-maintenances/") else None)
+        or world["ci"].pk
+    )
     return (
         path.replace("{number}", number)
         .replace("{id}", str(ident))
