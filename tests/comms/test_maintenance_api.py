@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
 from comms.models import MaintenanceUpdate, ScheduledMaintenance
@@ -418,3 +420,28 @@ def test_subscribers_are_mailed_on_scheduled_started_and_completed_once_each(
         for update in window.updates.filter(status__in=maintenance.NOTIFIED):
             subscribers.maintenance_updated(update)
     assert len(mail.outbox) == before
+
+
+def test_the_list_costs_the_same_queries_for_2_and_20_windows(
+    alice: Any,
+    alice_api: Any,
+    shop: Any,  # noqa: F811
+) -> None:
+    def add(n: int) -> None:
+        for i in range(n):
+            window = maintenance.create_maintenance(
+                actor=alice,
+                name=f"Window {i}",
+                components=[shop.checkout.pk, shop.payroll.pk],
+                scheduled_for=T0 + timedelta(days=i + 1),
+                scheduled_until=T0 + timedelta(days=i + 1, hours=1),
+            )
+            maintenance.change_maintenance(maintenance=window, actor=alice, status="in_progress")
+
+    add(2)
+    with CaptureQueriesContext(connection) as few:
+        assert alice_api.get(URL).status_code == 200
+    add(18)
+    with CaptureQueriesContext(connection) as many:
+        assert len(alice_api.get(URL).json()["results"]) == 20
+    assert len(many) == len(few)
