@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/major-incidents/<str:number>/", include("pir.api.urls")),
     path("api/metrics/", include("pir.api.metrics_urls")),
     path("api/inbound/", include("comms.api.inbound_urls")),
+    path("api/scheduled-maintenances/", include("comms.api.maintenance_urls")),
     path("api/", include("incidents.api.urls")),
     path("incidents/", include("incidents.web.urls")),
     path("major-incidents/", include((major_incident_urlpatterns, "majors"))),

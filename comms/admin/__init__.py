@@ -4,9 +4,10 @@
   managers keep (super admins also delete);
 - ``outbox``: the outbox with its delivery attempts, the channels' on/off state and "Retry now";
 - ``records``: stakeholder updates, Slack channels, the communication clock and providers' ids,
-  the system's records, read-only here.
+  the system's records, read-only here;
+- ``status``: scheduled maintenance (through its service) and the status page's subscribers.
 """
 
-from . import outbox, plan, records
+from . import outbox, plan, records, status
 
-__all__ = ["outbox", "plan", "records"]
+__all__ = ["outbox", "plan", "records", "status"]

@@ -10,6 +10,10 @@ a lost connection temporary; SES's errors are mapped by ``aws.transport_error`` 
 temporary, ``MessageRejected`` permanent). The provider's id is kept: SES's ``MessageId``, or for
 SMTP the ``Message-ID`` header we set.
 
+``payload["headers"]``: extra headers of a message, only those in ``EXTRA_HEADERS`` (a status
+page subscriber's ``List-Unsubscribe`` and ``List-Unsubscribe-Post``, RFC 8058); they are part of
+the MIME message, so SMTP and SES (which sends it raw) carry them alike.
+
 SES sends are paced to the account's send rate across every worker (``pacing``).
 """
 
@@ -41,6 +45,9 @@ PART_LABELS = (
 )
 
 _local = threading.local()
+
+# Headers a payload may set; anything else (From, To, a second Message-ID) is the channel's.
+EXTRA_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post")
 
 CALENDAR = "text/calendar"
 CALENDAR_METHODS = ("REQUEST", "CANCEL", "PUBLISH")
@@ -186,6 +193,19 @@ def _add_calendar(mail: EmailMultiAlternatives, calendar: Any) -> None:
     mail.attach("invite.ics", calendar["ics"], CALENDAR)
 
 
+def extra_headers(payload: dict[str, Any]) -> dict[str, str]:
+    given = payload.get("headers")
+    if not isinstance(given, dict):
+        return {}
+    out = {}
+    for name in EXTRA_HEADERS:
+        value = given.get(name)
+        # A header value never spans lines: a CR or LF would let it write more headers.
+        if isinstance(value, str) and value and not any(c in value for c in "\r\n"):
+            out[name] = value
+    return out
+
+
 class EmailChannel(Channel):
     name = "email"
 
@@ -208,6 +228,7 @@ class EmailChannel(Channel):
             from_email=settings.MIM_SENDER_EMAIL,
             to=[message.recipient],
             headers={
+                **extra_headers(payload),
                 "Message-ID": message_id(message.idempotency_key),
                 "X-MIM-Message": message.idempotency_key[:200],
             },

@@ -15,7 +15,11 @@ business service taking the worst the MIs give it:
   ``partial_outage`` otherwise;
 - else a business service reached through dependencies (it depends, transitively, on the
   affected CI) → ``partial_outage`` for a P1, ``degraded_performance`` otherwise;
-- no open MI reaches it → ``operational``.
+- no open MI reaches it → ``operational``, or ``under_maintenance`` while a scheduled
+  maintenance on it is ``in_progress`` or ``verifying`` (any outage outranks maintenance).
+
+Scheduled maintenances shown: every upcoming or active one, and the 50 most recent others
+(Statuspage's ``scheduled-maintenances.json``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from incidents.models import (
@@ -37,10 +41,16 @@ from incidents.models import (
 from incidents.models.majors import OPEN_MI_STATUSES
 from incidents.selectors import cmdb
 
-from ..models import StakeholderUpdate, UpdateStatus, UpdateType
+from ..models import (
+    MaintenanceStatus,
+    MaintenanceUpdate,
+    ScheduledMaintenance,
+    StakeholderUpdate,
+    UpdateStatus,
+    UpdateType,
+)
 
-# Component statuses, worst last. ``under_maintenance`` comes with maintenance windows (a later
-# issue); an outage outranks it, as on Statuspage.
+# Component statuses, worst last: an outage outranks maintenance, as on Statuspage.
 OPERATIONAL = "operational"
 UNDER_MAINTENANCE = "under_maintenance"
 DEGRADED = "degraded_performance"
@@ -158,6 +168,42 @@ class Incident:
         return self.status in UNRESOLVED
 
 
+MAINTENANCE_ACTIVE = (MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING)
+
+
+@dataclass(frozen=True)
+class MaintenanceNote:
+    id: str
+    status: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    id: str
+    name: str
+    status: str
+    notes: str
+    created_at: datetime
+    updated_at: datetime
+    scheduled_for: datetime
+    scheduled_until: datetime
+    started_at: datetime | None
+    monitoring_at: datetime | None
+    resolved_at: datetime | None
+    component_ids: tuple[str, ...]
+    updates: tuple[MaintenanceNote, ...]  # newest first
+
+    @property
+    def active(self) -> bool:
+        return self.status in MAINTENANCE_ACTIVE
+
+    @property
+    def upcoming(self) -> bool:
+        return self.status == MaintenanceStatus.SCHEDULED
+
+
 @dataclass(frozen=True)
 class StatusDocument:
     components: tuple[Component, ...]
@@ -166,6 +212,7 @@ class StatusDocument:
     description: str
     updated_at: datetime
     built_at: datetime
+    maintenances: tuple[Maintenance, ...] = ()  # active, then upcoming, then the recent ones
     _by_id: dict[str, Component] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -180,8 +227,19 @@ class StatusDocument:
             if not i.unresolved and (i.resolved_at or i.updated_at) >= since
         ]
 
-    def components_of(self, incident: Incident) -> list[Component]:
-        return [self._by_id[c] for c in incident.component_ids if c in self._by_id]
+    def components_of(self, item: Incident | Maintenance) -> list[Component]:
+        return [self._by_id[c] for c in item.component_ids if c in self._by_id]
+
+    @property
+    def active_maintenances(self) -> list[Maintenance]:
+        return [m for m in self.maintenances if m.active]
+
+    @property
+    def upcoming_maintenances(self) -> list[Maintenance]:
+        """Soonest first."""
+        return sorted(
+            (m for m in self.maintenances if m.upcoming), key=lambda m: (m.scheduled_for, m.id)
+        )
 
 
 def _worst(statuses: list[str]) -> str:
@@ -348,8 +406,51 @@ def _incident(
     )
 
 
+def _maintenances() -> list[Maintenance]:
+    """Upcoming and active windows, and the 50 most recent others; three queries."""
+    rows = ScheduledMaintenance.objects.prefetch_related(
+        "components",
+        Prefetch("updates", MaintenanceUpdate.objects.order_by("-created_at", "-id")),
+    )
+    recent = ScheduledMaintenance.objects.order_by("-scheduled_for", "-id").values("pk")
+    wanted = Q(status__in=[*MAINTENANCE_ACTIVE, MaintenanceStatus.SCHEDULED]) | Q(
+        pk__in=recent[:RECENT_INCIDENTS]
+    )
+    shown: list[Maintenance] = []
+    for m in rows.filter(wanted).order_by("-scheduled_for", "-id"):
+        notes = list(m.updates.all())
+        verifying = [u.created_at for u in notes if u.status == MaintenanceStatus.VERIFYING]
+        shown.append(
+            Maintenance(
+                id=str(m.pk),
+                name=m.name,
+                status=m.status,
+                notes=m.notes,
+                created_at=m.created_at,
+                updated_at=max([m.updated_at, *(u.created_at for u in notes)]),
+                scheduled_for=m.scheduled_for,
+                scheduled_until=m.scheduled_until,
+                started_at=m.started_at,
+                monitoring_at=min(verifying) if verifying else None,
+                resolved_at=m.completed_at if m.status == MaintenanceStatus.COMPLETED else None,
+                component_ids=tuple(
+                    str(ci.pk) for ci in sorted(m.components.all(), key=lambda c: (c.name, c.pk))
+                ),
+                updates=tuple(
+                    MaintenanceNote(
+                        id=str(u.pk), status=u.status, body=u.body, created_at=u.created_at
+                    )
+                    for u in notes
+                ),
+            )
+        )
+    # Active first, then upcoming, then the rest; each group newest window first.
+    return sorted(shown, key=lambda m: (not m.active, not m.upcoming))
+
+
 def document(*, now: datetime | None = None) -> StatusDocument:
-    """The whole status page in five queries, however many services and incidents it shows."""
+    """The whole status page in eight queries, however many services, incidents and
+    maintenances it shows."""
     now = now or timezone.now()
     services = list(
         ConfigurationItem.objects.filter(kind=CIKind.BUSINESS_SERVICE)
@@ -366,6 +467,11 @@ def document(*, now: datetime | None = None) -> StatusDocument:
 
     incidents: list[Incident] = []
     hits: dict[int, list[str]] = {}
+    maintenances = _maintenances()
+    for window in maintenances:
+        if window.active:
+            for cid in window.component_ids:
+                hits.setdefault(int(cid), []).append(UNDER_MAINTENANCE)
     for mi in mis:
         service_ids = sorted(
             reached.get(mi.incident.affected_ci_id or 0, set()), key=lambda i: names.get(i, "")
@@ -390,6 +496,11 @@ def document(*, now: datetime | None = None) -> StatusDocument:
         for cid in incident.component_ids:
             key = int(cid)
             last_touch[key] = max(last_touch.get(key, _EPOCH), incident.updated_at)
+    for window in maintenances:
+        if window.active or window.status == MaintenanceStatus.COMPLETED:
+            for cid in window.component_ids:
+                key = int(cid)
+                last_touch[key] = max(last_touch.get(key, _EPOCH), window.updated_at)
     components = tuple(
         Component(
             id=str(ci.pk),
@@ -412,9 +523,11 @@ def document(*, now: datetime | None = None) -> StatusDocument:
     else:
         description = _DESCRIPTION_BY_INDICATOR[indicator]
     stamps = [c.updated_at for c in components] + [i.updated_at for i in incidents]
+    stamps += [m.updated_at for m in maintenances]
     return StatusDocument(
         components=components,
         incidents=tuple(incidents),
+        maintenances=tuple(maintenances),
         indicator=indicator,
         description=description,
         updated_at=max(stamps, default=_EPOCH),

@@ -25,6 +25,7 @@ from incidents.services.common import lock_major_incident
 
 from ..models import CommsState, StakeholderUpdate, UpdateStatus, UpdateType
 from ..selectors import messages, plan
+from . import subscribers
 from .dispatch import publish_update
 
 PARTS = ("current_impact", "current_action", "user_action", "next_update_at")
@@ -284,6 +285,9 @@ def _mark_sent(update: StakeholderUpdate, mi: MajorIncident, *, actor: Actor | N
         },
     )
     publish_update(update)
+    if update.is_public:
+        # What the status page shows, its subscribers get by mail (one per subscriber × update).
+        subscribers.incident_update_published(update)
 
 
 def from_template(

@@ -38,6 +38,7 @@ from ..selectors.status import (
     Component,
     Incident,
     IncidentUpdate,
+    Maintenance,
     StatusDocument,
 )
 
@@ -130,28 +131,69 @@ def _v2_incident(i: Incident, doc: StatusDocument) -> dict[str, Any]:
     }
 
 
+def _v2_maintenance(m: Maintenance, doc: StatusDocument) -> dict[str, Any]:
+    """Statuspage's scheduled maintenance: an incident with ``impact: maintenance`` and its
+    window; its updates are the maintenance's public updates."""
+    components = [_v2_component(c) for c in doc.components_of(m)]
+    return {
+        "id": m.id,
+        "name": m.name,
+        "status": m.status,
+        "created_at": _iso(m.created_at),
+        "updated_at": _iso(m.updated_at),
+        "monitoring_at": _iso(m.monitoring_at),
+        "resolved_at": _iso(m.resolved_at),
+        "impact": "maintenance",
+        "shortlink": f"{page_url()}#maintenance-{m.id}",
+        "started_at": _iso(m.started_at or m.scheduled_for),
+        "page_id": PAGE_ID,
+        "incident_updates": [
+            {
+                "id": u.id,
+                "status": u.status,
+                "body": u.body,
+                "incident_id": m.id,
+                "created_at": _iso(u.created_at),
+                "updated_at": _iso(u.created_at),
+                "display_at": _iso(u.created_at),
+                "affected_components": None,
+                "deliver_notifications": True,
+                "custom_tweet": None,
+                "tweet_id": None,
+            }
+            for u in m.updates
+        ],
+        "components": components,
+        "scheduled_for": _iso(m.scheduled_for),
+        "scheduled_until": _iso(m.scheduled_until),
+    }
+
+
 def _v2(doc: StatusDocument) -> dict[str, dict[str, Any]]:
     page = _v2_page(doc)
     status = {"indicator": doc.indicator, "description": doc.description}
     components = [_v2_component(c) for c in doc.components]
     unresolved = [_v2_incident(i, doc) for i in doc.unresolved]
     recent = [_v2_incident(i, doc) for i in doc.incidents[: selectors.RECENT_INCIDENTS]]
-    no_maintenance: dict[str, Any] = {"page": page, "scheduled_maintenances": []}
+    active = [_v2_maintenance(m, doc) for m in doc.active_maintenances]
+    upcoming = [_v2_maintenance(m, doc) for m in doc.upcoming_maintenances]
+    recent_windows = [_v2_maintenance(m, doc) for m in doc.maintenances]
     return {
         "v2/summary": {
             "page": page,
             "components": components,
             "incidents": unresolved,
-            "scheduled_maintenances": [],
+            # Statuspage: "any upcoming or in progress scheduled maintenances".
+            "scheduled_maintenances": active + upcoming,
             "status": status,
         },
         "v2/status": {"page": page, "status": status},
         "v2/components": {"page": page, "components": components},
         "v2/incidents": {"page": page, "incidents": recent},
         "v2/incidents/unresolved": {"page": page, "incidents": unresolved},
-        "v2/scheduled-maintenances": no_maintenance,
-        "v2/scheduled-maintenances/upcoming": no_maintenance,
-        "v2/scheduled-maintenances/active": no_maintenance,
+        "v2/scheduled-maintenances": {"page": page, "scheduled_maintenances": recent_windows},
+        "v2/scheduled-maintenances/upcoming": {"page": page, "scheduled_maintenances": upcoming},
+        "v2/scheduled-maintenances/active": {"page": page, "scheduled_maintenances": active},
     }
 
 
@@ -186,6 +228,24 @@ def _ours(doc: StatusDocument) -> dict[str, Any]:
             ],
         }
 
+    def maintenance(m: Maintenance) -> dict[str, Any]:
+        return {
+            "id": m.id,
+            "name": m.name,
+            "status": m.status,
+            "notes": m.notes,
+            "scheduled_for": _iso(m.scheduled_for),
+            "scheduled_until": _iso(m.scheduled_until),
+            "started_at": _iso(m.started_at),
+            "completed_at": _iso(m.resolved_at),
+            "updated_at": _iso(m.updated_at),
+            "components": list(m.component_ids),
+            "updates": [
+                {"id": u.id, "status": u.status, "body": u.body, "created_at": _iso(u.created_at)}
+                for u in m.updates
+            ],
+        }
+
     return {
         "page": {"name": PAGE_NAME, "url": page_url(), "updated_at": _iso(doc.updated_at)},
         "status": {"indicator": doc.indicator, "description": doc.description},
@@ -201,7 +261,9 @@ def _ours(doc: StatusDocument) -> dict[str, Any]:
         ],
         "incidents": [incident(i) for i in doc.unresolved],
         "recent_incidents": [incident(i) for i in doc.recent_resolved()],
-        "scheduled_maintenances": [],
+        "scheduled_maintenances": [
+            maintenance(m) for m in [*doc.active_maintenances, *doc.upcoming_maintenances]
+        ],
     }
 
 
@@ -227,6 +289,10 @@ LABELS = {
     selectors.MONITORING: "Monitoring",
     selectors.RESOLVED: "Resolved",
     selectors.POSTMORTEM: "Postmortem",
+    "scheduled": "Scheduled",
+    "in_progress": "In progress",
+    "verifying": "Verifying",
+    "completed": "Completed",
 }
 
 
@@ -239,8 +305,27 @@ def _html_incident(i: Incident, doc: StatusDocument) -> dict[str, Any]:
     }
 
 
+def _html_maintenance(m: Maintenance, doc: StatusDocument) -> dict[str, Any]:
+    return {
+        "maintenance": m,
+        "label": LABELS[m.status],
+        "components": doc.components_of(m),
+        "updates": [{"update": u, "label": LABELS[u.status]} for u in m.updates],
+    }
+
+
 def _html(doc: StatusDocument) -> bytes:
+    # The subscribe form is not in these shared bytes: it carries the reader's CSRF token, so
+    # the page loads it (``status:subscribe``) and links to it for readers without JavaScript.
+    worst = max(
+        (c.status for c in doc.components),
+        key=selectors.COMPONENT_STATUSES.index,
+        default=selectors.OPERATIONAL,
+    )
     context = {
+        "banner_maintenance": worst == selectors.UNDER_MAINTENANCE and doc.indicator == "none",
+        "active_maintenances": [_html_maintenance(m, doc) for m in doc.active_maintenances],
+        "upcoming_maintenances": [_html_maintenance(m, doc) for m in doc.upcoming_maintenances],
         "doc": doc,
         "page_name": PAGE_NAME,
         "components": [{"component": c, "label": LABELS[c.status]} for c in doc.components],

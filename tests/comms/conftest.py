@@ -78,3 +78,20 @@ def committed(django_capture_on_commit_callbacks: Any) -> Any:
 def stub() -> Iterator[StubServer]:
     with StubServer() as server:
         yield server
+
+
+@pytest.fixture
+def make_subscriber(db: None) -> Any:
+    """``make_subscriber("a@example.test", [ci, …])``: a confirmed, active status page subscriber
+    following those components (none: all)."""
+    from django.utils import timezone
+
+    from comms.models import StatusSubscriber
+
+    def _make(email: str, components: Any = (), **fields: Any) -> StatusSubscriber:
+        fields.setdefault("confirmed_at", timezone.now())
+        subscriber = StatusSubscriber.objects.create(email=email, **fields)
+        subscriber.components.set(components)
+        return subscriber
+
+    return _make

@@ -114,7 +114,26 @@ def world(alice: Any, make_incident: Any, make_ci: Any) -> dict[str, Any]:
     for i in range(2):
         pir_services.add_comment(review=review, actor=alice, body=f"Comment {i}")
         pir_services.add_action_item(review=review, actor=alice, fields={"title": f"Fix {i}"})
+    # Scheduled maintenance (issue 10): two windows on a business service, so that they page.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from comms.services import maintenance as maintenance_services
+
+    service = make_ci("Storefront", kind="business_service")
+    windows = [
+        maintenance_services.create_maintenance(
+            actor=alice,
+            name=f"Upgrade {i}",
+            components=[service.pk],
+            scheduled_for=timezone.now() + timedelta(days=i + 1),
+            scheduled_until=timezone.now() + timedelta(days=i + 1, hours=2),
+        )
+        for i in range(2)
+    ]
     return {
+        "maintenance": windows[0],
         "number": incident.number,
         "incident": incident,
         "parent": parent,
@@ -140,8 +159,10 @@ def fill(path: str, world: dict[str, Any]) -> str:
     else:
         number = world["change"].number
     ident = (
-        world["candidate"].pk if path.startswith("/api/major-incident-candidates/") else None
-    ) or world["ci"].pk
+        (world["candidate"].pk if path.startswith("/api/major-incident-candidates/") else None)
+        or (world["maintenance"].pk if path.startswith("/api/scheduled-maintenances/") else None)
+        or world["ci"].pk
+    )
     return (
         path.replace("{number}", number)
         .replace("{id}", str(ident))
@@ -550,6 +571,8 @@ CONFLICTS = {
     ("POST", "/api/major-incidents/{number}/pir/action-items/{item_id}/convert/"),
     # The review meeting (issue 9): a published review, an MI not resolved.
     ("POST", "/api/major-incidents/{number}/pir/meeting/"),
+    # Scheduled maintenance (issue 10): a move its status table refuses, a completed window.
+    ("PATCH", "/api/scheduled-maintenances/{id}/"),
 }
 
 
