@@ -83,6 +83,11 @@ MATRIX: dict[str, tuple[dict, dict, dict]] = {
     "comms.IncidentChannel": (NOTHING, READ, READ),
     "comms.CommsState": (NOTHING, READ, READ),
     "comms.ExternalRecord": (NOTHING, READ, READ),
+    # Maintenance windows are planned by ITSM managers; subscribers sign up and confirm on the
+    # status page themselves, so the admin only reads them (super admins also delete). Windows
+    # are public records: completed, never deleted.
+    "comms.ScheduledMaintenance": (NOTHING, WORK, WORK),
+    "comms.StatusSubscriber": (NOTHING, READ, pages(OK, NO, OK, OK, save=NO)),
     # Reviews are written on their page; managers read them here, super admins also delete.
     "pir.PostIncidentReview": (NOTHING, READ, pages(OK, NO, OK, OK, save=NO)),
     "pir.ReviewActionItem": (NOTHING, READ, pages(OK, NO, OK, OK, save=NO)),
@@ -134,6 +139,26 @@ def _comms_records() -> None:
     IncidentChannel.objects.get_or_create(major_incident=mi, defaults={"name": "incident-x"})
     CommsState.objects.get_or_create(major_incident=mi)
     ExternalRecord.objects.get_or_create(major_incident=mi, channel="statuspage")
+    _status_records()
+
+
+def _status_records() -> None:
+    """A maintenance window on a business service, and a confirmed status page subscriber."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from comms.models import ScheduledMaintenance, StatusSubscriber
+    from incidents.models import ConfigurationItem
+
+    start = timezone.now() + timedelta(days=1)
+    window = ScheduledMaintenance.objects.create(
+        name="Database upgrade", scheduled_for=start, scheduled_until=start + timedelta(hours=2)
+    )
+    service = ConfigurationItem.objects.filter(kind="business_service").first()
+    if service is not None:
+        window.components.add(service)
+    StatusSubscriber.objects.create(email="pat@example.test", confirmed_at=timezone.now())
 
 
 def _pir_records() -> None:

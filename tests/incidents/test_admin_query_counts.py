@@ -232,6 +232,25 @@ def _war_room_mis(start: int, stop: int, tag: str) -> list[MajorIncident]:
     ]
 
 
+def _maintenances(start: int, stop: int) -> None:
+    from comms.models import ScheduledMaintenance
+
+    when = timezone.now() + timedelta(days=1)
+    for i in range(start, stop):
+        window = ScheduledMaintenance.objects.create(
+            name=f"upgrade {i}", scheduled_for=when, scheduled_until=when + timedelta(hours=1)
+        )
+        window.components.add(_ci(i))
+
+
+def _subscribers(start: int, stop: int) -> None:
+    from comms.models import StatusSubscriber
+
+    for i in range(start, stop):
+        subscriber = StatusSubscriber.objects.create(email=f"s{i}@example.test")
+        subscriber.components.add(_ci(i))
+
+
 def _checkpoint_templates(start: int, stop: int) -> None:
     from warroom.models import CheckpointTemplate
 
@@ -472,6 +491,8 @@ CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
     "comms.IncidentChannel": (_incident_channels, 5, 50),
     "comms.CommsState": (_comms_states, 5, 50),
     "comms.ExternalRecord": (_external_records, 5, 50),
+    "comms.ScheduledMaintenance": (_maintenances, 5, 50),
+    "comms.StatusSubscriber": (_subscribers, 5, 50),
     "pir.PostIncidentReview": (_make_reviews, 5, 50),
     "pir.ReviewComment": (_review_comments, 5, 50),
     "pir.ReviewActionItem": (_review_action_items, 5, 50),

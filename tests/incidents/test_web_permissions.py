@@ -135,6 +135,11 @@ MATRIX: list[Case] = [
          PUBLIC)
         for name in STATUS_V2
     ),
+    ("status subscribe form", "status:subscribe", "get", "/status/subscribe/", None, PUBLIC),
+    ("status subscribe confirm, forged link", "status:subscribe-confirm", "get",
+     "/status/subscribe/confirm/forged/", None, codes(**dict.fromkeys(PERSONAS, 400))),
+    ("status unsubscribe, forged link", "status:unsubscribe", "post", "/status/unsubscribe/forged/",
+     {}, codes(**dict.fromkeys(PERSONAS, 400))),
     ("status v2 unknown", "status:v2-not-found", "get", "/status/api/v2/nope.json", None,
      codes(**dict.fromkeys(PERSONAS, 404))),
     ("admin index", "admin", "get", "/admin/", None, STAFF),
