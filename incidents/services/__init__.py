@@ -57,12 +57,14 @@ from .properties import (
     set_property,
 )
 from .rules import (
+    FLAG_REASON_MAX_LENGTH,
     Outcome,
     accept_candidate,
     auto_declare_sweep,
     dry_run,
     evaluate_incident,
     evaluate_incidents,
+    flag_major_incident,
     match_rule,
     pick_commander,
     reject_candidate,
@@ -74,6 +76,7 @@ from .users import (
 )
 
 __all__ = [
+    "FLAG_REASON_MAX_LENGTH",
     "EDITABLE_MI_FIELDS",
     "PRIORITY_MATRIX",
     "ROLE_GROUPS",
@@ -92,6 +95,7 @@ __all__ = [
     "evaluate_escalations",
     "evaluate_incident",
     "evaluate_incidents",
+    "flag_major_incident",
     "evaluate_rules_after_commit",
     "evaluate_rules_of_incidents_after_commit",
     "link_incident",
