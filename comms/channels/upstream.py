@@ -172,19 +172,28 @@ def parse_summary(body: bytes, *, what: str = "status page") -> Summary:
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise TransportError(f"{what}: not JSON ({exc.__class__.__name__})", permanent=True) from exc
+        raise TransportError(
+            f"{what}: not JSON ({exc.__class__.__name__})", permanent=True
+        ) from exc
     if not isinstance(data, dict):
         raise TransportError(f"{what}: not a Statuspage summary (no object)", permanent=True)
     status = data.get("status")
     if not isinstance(status, dict) or not isinstance(status.get("indicator"), str):
-        raise TransportError(f"{what}: not a Statuspage summary (no status.indicator)", permanent=True)
+        raise TransportError(
+            f"{what}: not a Statuspage summary (no status.indicator)", permanent=True
+        )
     indicator = status["indicator"].strip().lower()
     if indicator not in INDICATORS:
         raise TransportError(f"{what}: unknown status indicator {indicator[:20]!r}", permanent=True)
-    page = data.get("page") if isinstance(data.get("page"), dict) else {}
+    raw_page = data.get("page")
+    page: dict[str, Any] = raw_page if isinstance(raw_page, dict) else {}
     page_url = _link(page.get("url")).rstrip("/")
     components = [
-        {"id": _text(c.get("id"), 64), "name": _text(c.get("name")), "status": _text(c.get("status"), 32)}
+        {
+            "id": _text(c.get("id"), 64),
+            "name": _text(c.get("name")),
+            "status": _text(c.get("status"), 32),
+        }
         for c in _objects(data.get("components"))[:MAX_COMPONENTS]
         if _text(c.get("name")) and not c.get("group")
     ]

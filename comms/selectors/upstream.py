@@ -37,10 +37,10 @@ def _watched(mi_ids: list[int] | None) -> list[tuple[int, int]]:
         return []
     if mi_ids is None:
         where = "m.status IN (" + ", ".join(["%s"] * len(OPEN_MI_STATUSES)) + ")"
-        params: list[object] = [str(s) for s in OPEN_MI_STATUSES]
+        params: list[int | str] = [str(s) for s in OPEN_MI_STATUSES]
     else:
         where = "m.id IN (" + ", ".join(["%s"] * len(mi_ids)) + ")"
-        params = list(mi_ids)
+        params = [int(pk) for pk in mi_ids]
     sql = f"""
         WITH RECURSIVE reach(mi_id, id) AS (
             SELECT m.id, i.affected_ci_id FROM {_MI} m JOIN {_INC} i ON i.id = m.incident_id

@@ -125,7 +125,7 @@ UNNAMED_PROVIDER = "a third-party provider we rely on"
 
 
 def upstream_issue(mi: MajorIncident) -> str:
-    """"our payment processing partner is experiencing issues" when a provider the MI depends on
+    """ "our payment processing partner is experiencing issues" when a provider the MI depends on
     reports an issue on its own status page (indicator not ``none``); "" otherwise."""
     roles: list[str] = []
     for provider in upstream_selectors.providers_of(mi):

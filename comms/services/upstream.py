@@ -60,7 +60,9 @@ def watch_upstream_status(*, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _watch_one(ci: ConfigurationItem, mi_ids: list[int], *, now: datetime | None) -> tuple[str, int]:
+def _watch_one(
+    ci: ConfigurationItem, mi_ids: list[int], *, now: datetime | None
+) -> tuple[str, int]:
     stored = UpstreamStatus.objects.filter(ci=ci).only("etag", "indicator").first()
     # Without a stored state there is nothing a 304 could confirm: ask for the whole page.
     etag = stored.etag if stored is not None and stored.indicator else ""

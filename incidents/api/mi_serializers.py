@@ -211,8 +211,8 @@ class CandidateSerializer(serializers.ModelSerializer):
         ref_name = "MajorIncidentCandidate"
         model = MajorIncidentCandidate
         fields = [
-            "id", "incident", "incident_short_description", "rule", "flagged_by", "reason", "status",
-            "created_at", "decided_by", "decided_at", "decision_reason", "major_incident",
+            "id", "incident", "incident_short_description", "rule", "flagged_by", "reason",
+            "status", "created_at", "decided_by", "decided_at", "decision_reason", "major_incident",
         ]  # fmt: skip
         read_only_fields = fields
 

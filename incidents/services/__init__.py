@@ -76,8 +76,8 @@ from .users import (
 )
 
 __all__ = [
-    "FLAG_REASON_MAX_LENGTH",
     "EDITABLE_MI_FIELDS",
+    "FLAG_REASON_MAX_LENGTH",
     "PRIORITY_MATRIX",
     "ROLE_GROUPS",
     "UPDATABLE_FIELDS",
@@ -95,9 +95,9 @@ __all__ = [
     "evaluate_escalations",
     "evaluate_incident",
     "evaluate_incidents",
-    "flag_major_incident",
     "evaluate_rules_after_commit",
     "evaluate_rules_of_incidents_after_commit",
+    "flag_major_incident",
     "link_incident",
     "mark_under_maintenance",
     "match_rule",

@@ -37,7 +37,9 @@ def worked_mi(
     make_incident: Callable[..., Incident],
     alice: Any,
 ) -> MajorIncident:
-    checkout = make_ci("checkout", users=500, depends_on=(make_ci("payments", depends_on=(provider,)),))
+    checkout = make_ci(
+        "checkout", users=500, depends_on=(make_ci("payments", depends_on=(provider,)),)
+    )
     return declare(make_incident(impact=1, urgency=1, affected_ci=checkout), alice)
 
 
@@ -58,7 +60,9 @@ def test_an_issue_upstream_is_said_by_role(
     says("major", provider)
     text = draft(worked_mi, alice, kind)
     assert PHRASE in text.current_impact
-    every_part = " ".join([text.subject, text.current_impact, text.current_action, text.user_action])
+    every_part = " ".join(
+        [text.subject, text.current_impact, text.current_action, text.user_action]
+    )
     assert "Stripe" not in every_part
 
 

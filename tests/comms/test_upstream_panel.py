@@ -34,7 +34,13 @@ def watched(
         ci=provider,
         indicator="major",
         description=f"Partial outage {HOSTILE}",
-        incidents=[{"name": f"Card declines {HOSTILE}", "status": "investigating", "url": "https://stspg.io/a"}],
+        incidents=[
+            {
+                "name": f"Card declines {HOSTILE}",
+                "status": "investigating",
+                "url": "https://stspg.io/a",
+            }
+        ],
         fetched_at=timezone.now(),
         last_error="2026-12-01 21:00 UTC: status page …: HTTP 500",
     )

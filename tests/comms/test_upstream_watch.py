@@ -141,7 +141,9 @@ def test_a_304_keeps_the_state_and_sends_the_etag(
 ) -> None:
     mi = open_mi(make_incident, checkout, alice)
     stub.script(
-        PATH, Reply(200, OUTAGE, headers={"ETag": '"v1"'}), Reply(304, b"", headers={"ETag": '"v1"'})
+        PATH,
+        Reply(200, OUTAGE, headers={"ETag": '"v1"'}),
+        Reply(304, b"", headers={"ETag": '"v1"'}),
     )
     upstream.watch_upstream_status()
     outcome = upstream.watch_upstream_status()

@@ -40,7 +40,8 @@ def test_concurrent_flags_make_one_candidate(
         try:
             start.wait(timeout=30)
             response = client.post(
-                f"/api/incidents/{incident.number}/flag-major/", {"reason": f"flag {n}"},
+                f"/api/incidents/{incident.number}/flag-major/",
+                {"reason": f"flag {n}"},
                 format="json",
             )
             with lock:

@@ -95,7 +95,10 @@ def test_who_may_not_flag(client: Client, oscar: Any, incident: Incident) -> Non
     reader = make_user("usr_reader")
     reader.user_permissions.add(Permission.objects.get(codename="view_incident"))
     reader_client = login(reader)
-    assert "Flag as potential major incident" not in reader_client.get(page_of(incident)).content.decode()
+    assert (
+        "Flag as potential major incident"
+        not in reader_client.get(page_of(incident)).content.decode()
+    )
     assert reader_client.post(flag_url(incident), {"reason": "x"}).status_code == 403
     assert login(reader).get(flag_url(incident)).status_code == 405
     assert not MajorIncidentCandidate.objects.exists()
