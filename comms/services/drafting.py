@@ -35,6 +35,7 @@ from ..channels import TransportError, copilot
 from ..models import UpdateType
 from ..models.plan import DRAFT_TYPES
 from ..selectors import messages, plan
+from ..selectors import upstream as upstream_selectors
 from .updates import MAX_PART, is_final
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,24 @@ def _roles(mi: MajorIncident) -> list[str]:
     ]
 
 
+# What customer-facing text calls a provider without a role: never its name (a stakeholder
+# update is no place to blame a named supplier, and the contract may forbid it).
+UNNAMED_PROVIDER = "a third-party provider we rely on"
+
+
+def upstream_issue(mi: MajorIncident) -> str:
+    """ "our payment processing partner is experiencing issues" when a provider the MI depends on
+    reports an issue on its own status page (indicator not ``none``); "" otherwise."""
+    roles: list[str] = []
+    for provider in upstream_selectors.providers_of(mi):
+        if provider.reports_issue:
+            role = provider.ci.provider_role.strip()
+            said = f"our {role}" if role else UNNAMED_PROVIDER
+            if said not in roles:
+                roles.append(said)
+    return "; ".join(f"{said} is experiencing issues" for said in roles)
+
+
 # A security MI's PIR summary has no security-safe template (the seeds have none): words that
 # carry no detail, for any type left without one.
 _SECURITY_FALLBACK = messages.Parts(
@@ -139,6 +158,9 @@ def default_draft(mi: MajorIncident, update_type: str, *, now: datetime | None =
         context["user_action_default"] = (
             f"No action needed; the next update follows by {messages.clock(next_at)}."
         )
+    # Not for a security MI under investigation: its drafts say nothing about the cause.
+    issue = "" if secure else upstream_issue(mi)
+    context["upstream_issue"] = issue
     if not context["resolved_at"]:
         # A resolution drafted before the MI is marked resolved: it is resolved as it is sent.
         context["resolved_at"] = messages.clock(now)
@@ -156,6 +178,15 @@ def default_draft(mi: MajorIncident, update_type: str, *, now: datetime | None =
                 name: getattr(_SECURITY_FALLBACK, name).format(**values)
                 for name in ("subject", "current_impact", "current_action", "user_action")
             }
+        )
+    if issue and issue not in parts.current_impact:
+        # The seeded templates do not say it (a template may, with {upstream_issue}).
+        parts = messages.Parts(
+            subject=parts.subject,
+            current_impact=f"{parts.current_impact} The cause is outside our systems: {issue}.",
+            current_action=parts.current_action,
+            user_action=parts.user_action,
+            body=parts.body,
         )
     body: list[str] = []
     sources: list[str] = []
@@ -214,6 +245,12 @@ def _prompt(mi: MajorIncident, base: Draft) -> str:
             affected_users=incident.affected_users or 0,
             war_room=base.sources,
         )
+        issue = upstream_issue(mi)
+        if issue:
+            facts["upstream_provider"] = (
+                f"The provider's own status page says so: {issue}. Say it in these words; "
+                "never name the provider."
+            )
         if base.is_public:
             facts["rules"] = (
                 "This update is public (the status page): no names, hostnames, systems or "

@@ -196,6 +196,12 @@ class CandidateSerializer(serializers.ModelSerializer):
     rule: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="name", read_only=True, allow_null=True
     )
+    flagged_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="The technician who flagged it; null when a rule proposed it",
+    )
     decided_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
@@ -205,8 +211,8 @@ class CandidateSerializer(serializers.ModelSerializer):
         ref_name = "MajorIncidentCandidate"
         model = MajorIncidentCandidate
         fields = [
-            "id", "incident", "incident_short_description", "rule", "reason", "status",
-            "created_at", "decided_by", "decided_at", "decision_reason", "major_incident",
+            "id", "incident", "incident_short_description", "rule", "flagged_by", "reason",
+            "status", "created_at", "decided_by", "decided_at", "decision_reason", "major_incident",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -274,7 +274,9 @@ class MajorIncidentCandidateViewSet(
 ):
     """Incidents a rule in propose mode put forward, for an ITSM manager to accept or reject."""
 
-    queryset = MajorIncidentCandidate.objects.select_related("incident", "rule", "decided_by")
+    queryset = MajorIncidentCandidate.objects.select_related(
+        "incident", "rule", "decided_by", "flagged_by"
+    )
     serializer_class = CandidateSerializer
     permission_classes = [CAN_DECLARE]
     filterset_class = filters.MajorIncidentCandidateFilter

@@ -15,6 +15,7 @@ from incidents.models import (
     ConfigurationItem,
     Incident,
     MajorIncident,
+    MajorIncidentCandidate,
     MIStatus,
     NumberedModel,
     NumberedQuerySet,
@@ -196,6 +197,39 @@ class ImpactSerializer(serializers.Serializer):
 # --- Incidents ------------------------------------------------------------------------------------
 
 
+class IncidentCandidateSerializer(serializers.ModelSerializer):
+    """An incident's proposal as a major incident (by a rule, or flagged by a technician), as the
+    incident's detail shows it; the full row is under ``/api/major-incident-candidates/``."""
+
+    rule: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True
+    )
+    flagged_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    decided_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        ref_name = "IncidentCandidate"
+        model = MajorIncidentCandidate
+        fields = [
+            "id", "status", "reason", "rule", "flagged_by", "created_at", "decided_by",
+            "decided_at", "decision_reason",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class FlagMajorInputSerializer(InputSerializer):
+    """``POST /api/incidents/{number}/flag-major/``: why this may be a major incident."""
+
+    reason = serializers.CharField(
+        max_length=services.FLAG_REASON_MAX_LENGTH,
+        help_text="What the technician saw (required; the manager reads it in the queue)",
+    )
+
+
 class IncidentSerializer(StrictModelSerializer):
     number = serializers.CharField(read_only=True)
     caller = UsernameField()
@@ -206,6 +240,7 @@ class IncidentSerializer(StrictModelSerializer):
     affected_ci_name = serializers.SerializerMethodField()
     major_incident = serializers.SerializerMethodField()
     major_incident_status = serializers.SerializerMethodField()
+    major_incident_candidate = serializers.SerializerMethodField()
     priority = serializers.ChoiceField(
         choices=[1, 2, 3, 4, 5],
         required=False,
@@ -222,7 +257,7 @@ class IncidentSerializer(StrictModelSerializer):
             "assignment_group", "assigned_to", "parent", "problem", "affected_users",
             "is_security", "resolution_notes", "impact_started_at", "detected_at",
             "created_at", "updated_at", "acknowledged_at", "resolved_at", "closed_at",
-            "major_incident", "major_incident_status",
+            "major_incident", "major_incident_status", "major_incident_candidate",
         ]  # fmt: skip
         read_only_fields = [
             "priority_is_manual", "affected_users", "resolution_notes", "created_at",
@@ -252,6 +287,14 @@ class IncidentSerializer(StrictModelSerializer):
     def get_major_incident_status(self, incident: Incident) -> str | None:
         major = self._major(incident)
         return major.status if major else None
+
+    @extend_schema_field(IncidentCandidateSerializer(allow_null=True, read_only=True))
+    def get_major_incident_candidate(self, incident: Incident) -> dict[str, Any] | None:
+        try:
+            candidate = incident.mi_candidate  # the view selects it with the incident
+        except MajorIncidentCandidate.DoesNotExist:
+            return None
+        return dict(IncidentCandidateSerializer(candidate).data)
 
     def create(self, validated_data: dict[str, Any]) -> Incident:
         # create_incident refuses any initial state but "new" itself, for every surface.

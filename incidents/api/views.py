@@ -30,6 +30,7 @@ from incidents.models import (
     Change,
     ConfigurationItem,
     Incident,
+    MajorIncidentCandidate,
     NumberedModel,
     Problem,
     SystemProperty,
@@ -40,9 +41,11 @@ from incidents.selectors import cmdb
 from incidents.services import tokens
 
 from . import filters
+from .mi_serializers import CandidateSerializer
 from .serializers import (
     ChangeSerializer,
     ConfigurationItemSerializer,
+    FlagMajorInputSerializer,
     ImpactQuerySerializer,
     ImpactSerializer,
     IncidentSerializer,
@@ -122,7 +125,13 @@ class IncidentViewSet(
     """Incidents: technicians create, acknowledge, update, resolve and link them."""
 
     queryset = Incident.objects.select_related(
-        "caller", "assigned_to", "affected_ci", "major_incident"
+        "caller",
+        "assigned_to",
+        "affected_ci",
+        "major_incident",
+        "mi_candidate__rule",
+        "mi_candidate__flagged_by",
+        "mi_candidate__decided_by",
     )
     serializer_class = IncidentSerializer
     filterset_class = filters.IncidentFilter
@@ -174,6 +183,36 @@ class IncidentViewSet(
             incident=incident, parent=data.validated_data["parent"], actor=request.user
         )
         return self._respond(incident)
+
+    @extend_schema(
+        request=FlagMajorInputSerializer,
+        responses={
+            201: CandidateSerializer,
+            409: conflict(
+                "The incident is an MI already, waits in the queue, was rejected before (who "
+                "and why), or is no longer open"
+            ),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="flag-major",
+        url_name="flag-major",
+        permission_classes=[CAN_CHANGE],
+    )
+    def flag_major(self, request: Request, number: str) -> Response:
+        """Flag the incident as a potential major incident: a candidate in the manager's queue."""
+        incident = self.get_object()
+        data = FlagMajorInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        candidate = services.flag_major_incident(
+            incident=incident, actor=request.user, reason=data.validated_data["reason"]
+        )
+        fresh = MajorIncidentCandidate.objects.select_related(
+            "incident", "rule", "decided_by", "flagged_by"
+        ).get(pk=candidate.pk)
+        return Response(CandidateSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=TimelineEntrySerializer(many=True))
     @action(

@@ -57,12 +57,14 @@ from .properties import (
     set_property,
 )
 from .rules import (
+    FLAG_REASON_MAX_LENGTH,
     Outcome,
     accept_candidate,
     auto_declare_sweep,
     dry_run,
     evaluate_incident,
     evaluate_incidents,
+    flag_major_incident,
     match_rule,
     pick_commander,
     reject_candidate,
@@ -75,6 +77,7 @@ from .users import (
 
 __all__ = [
     "EDITABLE_MI_FIELDS",
+    "FLAG_REASON_MAX_LENGTH",
     "PRIORITY_MATRIX",
     "ROLE_GROUPS",
     "UPDATABLE_FIELDS",
@@ -94,6 +97,7 @@ __all__ = [
     "evaluate_incidents",
     "evaluate_rules_after_commit",
     "evaluate_rules_of_incidents_after_commit",
+    "flag_major_incident",
     "link_incident",
     "mark_under_maintenance",
     "match_rule",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import events
@@ -25,6 +25,7 @@ from ..models import (
 )
 from ..selectors.access import (
     DECLARE_PERM,
+    can,
     can_command,
     can_declare,
 )
@@ -300,3 +301,91 @@ def reject_candidate(
         data={"reason": reason},
     )
     return candidate
+
+
+FLAG_REASON_MAX_LENGTH = 2000
+
+
+def flag_major_incident(
+    *, incident: Incident, actor: Actor | None, reason: str
+) -> MajorIncidentCandidate:
+    """A technician puts ``incident`` forward as a potential major incident: a candidate in the
+    manager's queue (the same accept/reject as the rules' proposals), a ``flagged`` timeline row,
+    and ``major_incident_proposed`` so that managers are told as they are of a rule's proposal.
+
+    Refused with 409 when the incident is no longer open, is an MI already, or was proposed
+    before (pending, accepted, or rejected: a rejected incident is not proposed again)."""
+    if not can(actor, "change", incident):
+        raise NotAllowed("flagging a potential major incident needs the technician role or higher")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("say why this may be a major incident", field="reason")
+    if len(reason) > FLAG_REASON_MAX_LENGTH:
+        raise DomainError(
+            f"at most {FLAG_REASON_MAX_LENGTH} characters (this one has {len(reason)})",
+            field="reason",
+        )
+    try:
+        # The savepoint keeps a caller's transaction usable after the IntegrityError below.
+        with transaction.atomic():
+            # Incident row first, as declaring and accepting do (the lock order).
+            locked = lock_incident(incident.pk)
+            _refuse_flag(locked)
+            # The one-to-one is the claim: two flags at once both pass the checks above only if
+            # the locks were skipped; the second insert then fails on the unique incident_id.
+            candidate = MajorIncidentCandidate.objects.create(
+                incident=locked, rule=None, flagged_by=user_of(actor), reason=reason
+            )
+            record(
+                locked,
+                TimelineKind.FLAGGED,
+                f"Flagged as a potential major incident by {name_of(actor)}: {reason}",
+                actor=actor,
+                data={"reason": reason, "candidate": candidate.pk},
+            )
+            events.send_after_commit(
+                events.major_incident_proposed, candidate_id=candidate.pk, incident_id=locked.pk
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{incident.number} was flagged or proposed at the same moment", field="incident"
+        ) from exc
+    return candidate
+
+
+def _refuse_flag(incident: Incident) -> None:
+    mi = MajorIncident.objects.filter(incident_id=incident.pk).first()
+    if mi is not None:
+        raise Conflict(f"{incident.number} is already major incident {mi.number}", field="incident")
+    if not incident.is_open:
+        raise Conflict(
+            f"{incident.number} is {incident.state}: only an open incident can be flagged",
+            field="incident",
+        )
+    candidate = (
+        MajorIncidentCandidate.objects.select_related("decided_by", "flagged_by", "rule")
+        .filter(incident_id=incident.pk)
+        .first()
+    )
+    if candidate is None:
+        return
+    if candidate.status == CandidateStatus.PENDING:
+        by = (
+            f"flagged by {candidate.flagged_by.username}"
+            if candidate.flagged_by
+            else f"proposed by rule “{candidate.rule.name}”"
+            if candidate.rule
+            else "proposed"
+        )
+        raise Conflict(
+            f"{incident.number} is already waiting in the major-incident queue ({by})",
+            field="incident",
+        )
+    if candidate.status == CandidateStatus.REJECTED:
+        who = candidate.decided_by.username if candidate.decided_by else "a manager"
+        raise Conflict(
+            f"{incident.number} was rejected as a major incident by {who}: "
+            f"{candidate.decision_reason}; it is not proposed again",
+            field="incident",
+        )
+    raise Conflict(f"{incident.number} was already {candidate.status}", field="incident")

@@ -13,7 +13,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import URLValidator
 
-from .. import selectors
+from .. import selectors, services
 from ..models import (
     MILESTONES,
     Channel,
@@ -208,6 +208,19 @@ class ResolveForm(forms.Form):
         ),
         label="Resolution notes",
         error_messages={"required": "A resolution note is required."},
+    )
+
+
+class FlagMajorIncidentForm(forms.Form):
+    """A technician's reason for putting an incident forward as a potential major incident."""
+
+    reason = forms.CharField(
+        max_length=services.FLAG_REASON_MAX_LENGTH,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "What makes this look bigger than one ticket"}
+        ),
+        label="Why it may be a major incident",
+        error_messages={"required": "Say why this may be a major incident."},
     )
 
 

@@ -21,6 +21,7 @@ from ..models import (
     Incident,
     IncidentState,
     MajorIncident,
+    MajorIncidentCandidate,
     Priority,
 )
 from ..selectors import cmdb
@@ -35,6 +36,7 @@ from .common import (
 )
 from .forms import (
     DeclareMajorIncidentForm,
+    FlagMajorIncidentForm,
     IncidentCreateForm,
     IncidentEditForm,
     IncidentForm,
@@ -221,6 +223,11 @@ def _render_detail(request: HttpRequest, incident: Incident) -> HttpResponse:
     # button here that the service would refuse.
     follows_mi = major is not None and major.status in selectors.LIVE_MI_STATUSES
     children = list(incident.children.select_related("assigned_to").order_by("id"))
+    candidate = (
+        MajorIncidentCandidate.objects.select_related("rule", "flagged_by", "decided_by")
+        .filter(incident=incident)
+        .first()
+    )
     context = {
         "incident": incident,
         "impact": impact,
@@ -244,6 +251,11 @@ def _render_detail(request: HttpRequest, incident: Incident) -> HttpResponse:
         or ResolveForm(),
         "link_form": restore(request, form_key(incident, "link_form"), LinkForm) or LinkForm(),
         "major_incident": major,
+        "candidate": candidate,
+        # Once proposed (pending, accepted or rejected) an incident is not put forward again.
+        "can_flag": can_change and incident.is_open and major is None and candidate is None,
+        "flag_form": restore(request, form_key(incident, "flag_form"), FlagMajorIncidentForm)
+        or FlagMajorIncidentForm(),
         "can_declare": can_declare,
         "declare_form": restore(
             request, form_key(incident, "declare_form"), DeclareMajorIncidentForm
@@ -335,6 +347,27 @@ def incident_link(request: HttpRequest, number: str) -> HttpResponse:
         page=_page(incident),
         key=form_key(incident, "link_form"),
         anchor="link",
+        field_refusals_only=True,
+    )
+
+
+@require_POST
+@requires("change", Incident)
+def incident_flag_major(request: HttpRequest, number: str) -> HttpResponse:
+    incident = incident_or_404(number)
+
+    def flag(data: dict[str, Any]) -> str:
+        services.flag_major_incident(incident=incident, actor=request.user, reason=data["reason"])
+        return f"{incident.number} flagged as a potential major incident; a manager decides."
+
+    # A refusal about the incident (an MI already, proposed before) is a message on the page.
+    return form_action(
+        request,
+        FlagMajorIncidentForm(request.POST),
+        flag,
+        page=_page(incident),
+        key=form_key(incident, "flag_form"),
+        anchor="flag",
         field_refusals_only=True,
     )
 

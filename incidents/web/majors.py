@@ -336,12 +336,12 @@ def _reject_form(request: HttpRequest, candidate_id: int) -> RejectCandidateForm
 def _render_candidates(request: HttpRequest) -> HttpResponse:
     pending = list(
         MajorIncidentCandidate.objects.filter(status=CandidateStatus.PENDING)
-        .select_related("incident", "incident__affected_ci", "rule")
+        .select_related("incident", "incident__affected_ci", "rule", "flagged_by")
         .order_by("created_at", "id")
     )
     decided = (
         MajorIncidentCandidate.objects.exclude(status=CandidateStatus.PENDING)
-        .select_related("incident", "rule", "decided_by", "major_incident")
+        .select_related("incident", "rule", "flagged_by", "decided_by", "major_incident")
         .order_by("-decided_at", "-id")[:10]
     )
     return render(

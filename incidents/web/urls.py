@@ -18,6 +18,7 @@ urlpatterns = [
     path(f"{NUMBER}/resolve/", incidents.incident_resolve, name="resolve"),
     path(f"{NUMBER}/link/", incidents.incident_link, name="link"),
     path(f"{NUMBER}/declare/", incidents.incident_declare, name="declare"),
+    path(f"{NUMBER}/flag-major/", incidents.incident_flag_major, name="flag_major"),
 ]
 
 # Mounted at /major-incidents/ (namespace "majors") by config/urls.py; MIs by number (MI0000042).

@@ -542,6 +542,8 @@ CONFLICTS = {
     ("POST", "/api/major-incidents/{number}/timeline/"),
     ("POST", "/api/major-incidents/{number}/threads/"),
     ("POST", "/api/major-incident-candidates/{id}/accept/"),
+    # Flagging (issue 10): an MI already, proposed before (pending or rejected), not open.
+    ("POST", "/api/incidents/{number}/flag-major/"),
     ("POST", "/api/major-incident-candidates/{id}/reject/"),
     # The war room: a closed or cancelled MI's war room is read-only.
     ("PUT", "/api/major-incidents/{number}/assessment/"),
