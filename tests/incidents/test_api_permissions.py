@@ -84,6 +84,13 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("incident patch", "patch", "/api/incidents/{inc}/", {"description": "more"}, WORK),
     ("incident acknowledge", "post", "/api/incidents/{inc}/acknowledge/", {}, WORK),
     (
+        "incident flag major",
+        "post",
+        "/api/incidents/{inc}/flag-major/",
+        {"reason": "40 callers"},
+        CREATE,
+    ),
+    (
         "incident resolve",
         "post",
         "/api/incidents/{inc}/resolve/",

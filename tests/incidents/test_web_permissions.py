@@ -157,6 +157,8 @@ MATRIX: list[Case] = [
      {"resolution_notes": "Restarted the pool"}, WORK),
     ("incident link", "incidents:link", "post", "/incidents/{inc}/link/", {"parent": "{parent}"},
      WORK),
+    ("incident flag major", "incidents:flag_major", "post", "/incidents/{inc}/flag-major/",
+     {"reason": "Forty callers in ten minutes"}, WORK),
     ("incident declare", "incidents:declare", "post", "/incidents/{spare}/declare/",
      {"major_incident_manager": "usr_alice_johnson", "initial_impact_statement": "EU cannot pay"},
      DECLARE),
