@@ -48,7 +48,8 @@ class InboundMailAdmin(ModelAdmin):
 @admin.register(MailboxState)
 class MailboxStateAdmin(ModelAdmin):
     never = dict.fromkeys(
-        _READ_ONLY, "A folder's read position is kept by the mailbox poller (UIDVALIDITY, last UID)."
+        _READ_ONLY,
+        "A folder's read position is kept by the mailbox poller (UIDVALIDITY, last UID).",
     )
     list_display = ["mailbox", "uid_validity", "last_uid", "polled_at", "last_error"]
     readonly_fields = ["mailbox", "uid_validity", "last_uid", "polled_at", "last_error"]

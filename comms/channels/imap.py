@@ -13,9 +13,9 @@ Not an outbox channel (it sends nothing), so it is not in the registry.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import re
-import socket
 import ssl
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -185,12 +185,11 @@ def fetch_new(
             messages=messages,
             pending=len(uids) - len(chosen),
         )
-    except (OSError, socket.timeout, imaplib.IMAP4.abort, ssl.SSLError) as error:
+    except (TimeoutError, OSError, imaplib.IMAP4.abort, ssl.SSLError) as error:
         raise ImapError(f"lost {mailbox.host}:{mailbox.port}: {error}") from None
     except imaplib.IMAP4.error as error:
         raise ImapError(str(error)) from None
     finally:
-        try:
+        # The batch is read; a connection that drops at LOGOUT loses nothing.
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
             client.logout()
-        except (OSError, imaplib.IMAP4.error):
-            pass  # the batch is read; a connection that drops at LOGOUT loses nothing

@@ -60,7 +60,7 @@ def _header(message: Message, name: str) -> str:
     """A header's text, or "" when it is absent or so broken that it cannot be decoded."""
     try:
         value = message.get(name)
-    except Exception:  # noqa: BLE001 - the default policy raises all sorts on a malformed header
+    except Exception:  # the default policy raises all sorts on a malformed header
         return ""
     return " ".join(str(value).split()) if value is not None else ""
 
@@ -80,7 +80,26 @@ class _TextOfHtml(HTMLParser):
     for each block element, scripts and styles dropped."""
 
     _BLOCKS = frozenset(
-        "p div br li tr h1 h2 h3 h4 h5 h6 blockquote pre table ul ol hr section".split()
+        [
+            "p",
+            "div",
+            "br",
+            "li",
+            "tr",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "blockquote",
+            "pre",
+            "table",
+            "ul",
+            "ol",
+            "hr",
+            "section",
+        ]
     )
     _SKIP = frozenset({"script", "style", "head", "title"})
 
@@ -190,20 +209,20 @@ def parse(raw: bytes, *, our_address: str) -> ParsedMail:
         raise Unreadable("an empty message")
     try:
         message = email.message_from_bytes(raw, policy=email.policy.default)
-    except Exception as error:  # noqa: BLE001 - the parser's errors are many and undocumented
+    except Exception as error:  # the parser's errors are many and undocumented
         raise Unreadable(f"cannot parse: {error}") from None
     if not isinstance(message, EmailMessage) or not message.keys():
         raise Unreadable("no headers")
     notes: list[str] = []
     try:
         senders = getaddresses([_header(message, "From")])
-    except Exception:  # noqa: BLE001 - a From that even getaddresses cannot take
+    except Exception:  # a From that even getaddresses cannot take
         senders = []
     sender_name, sender = senders[0] if senders else ("", "")
     sender = sender.lower() if "@" in sender else ""
     try:
         body = _body_of(message, notes)
-    except Exception as error:  # noqa: BLE001 - a broken MIME tree: keep the headers' part
+    except Exception as error:  # a broken MIME tree: keep what the headers say
         notes.append(f"body unreadable: {error}")
         body = ""
     message_ids = _ids(_header(message, "Message-ID"))
