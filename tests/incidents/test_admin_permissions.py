@@ -87,6 +87,9 @@ MATRIX: dict[str, tuple[dict, dict, dict]] = {
     # status page themselves, so the admin only reads them (super admins also delete). Windows
     # are public records: completed, never deleted.
     "comms.ScheduledMaintenance": (NOTHING, WORK, WORK),
+    # Mail in's records: what the poller read, and how far; nobody edits them.
+    "comms.InboundMail": (NOTHING, READ, READ),
+    "comms.MailboxState": (NOTHING, READ, READ),
     "comms.StatusSubscriber": (NOTHING, READ, pages(OK, NO, OK, OK, save=NO)),
     # Reviews are written on their page; managers read them here, super admins also delete.
     "pir.PostIncidentReview": (NOTHING, READ, pages(OK, NO, OK, OK, save=NO)),
@@ -159,6 +162,20 @@ def _status_records() -> None:
     if service is not None:
         window.components.add(service)
     StatusSubscriber.objects.create(email="pat@example.test", confirmed_at=timezone.now())
+    _mail_records()
+
+
+def _mail_records() -> None:
+    """A mail the poller turned into an incident, and its folder's read position."""
+    from comms.models import InboundMail, MailboxState
+    from incidents.models import Incident
+
+    MailboxState.objects.create(mailbox="INBOX", uid_validity=7, last_uid=1)
+    InboundMail.objects.create(
+        mailbox="INBOX", uid_validity=7, uid=1, message_id="<a@example.test>",
+        sender="pat@example.test", subject="VPN down", outcome="created",
+        incident=Incident.objects.order_by("id").first(),
+    )  # fmt: skip
 
 
 def _pir_records() -> None:

@@ -251,6 +251,24 @@ def _subscribers(start: int, stop: int) -> None:
         subscriber.components.add(_ci(i))
 
 
+def _inbound_mails(start: int, stop: int) -> None:
+    from comms.models import InboundMail
+
+    for i in range(start, stop):
+        InboundMail.objects.create(
+            mailbox="INBOX", uid_validity=1, uid=i, message_id=f"<m{i}@example.test>",
+            sender=f"user{i}@example.test", subject=f"mail {i}", outcome="created",
+            incident=_incident(i),
+        )  # fmt: skip
+
+
+def _mailbox_states(start: int, stop: int) -> None:
+    from comms.models import MailboxState
+
+    for i in range(start, stop):
+        MailboxState.objects.create(mailbox=f"folder-{i}", uid_validity=1, last_uid=i)
+
+
 def _checkpoint_templates(start: int, stop: int) -> None:
     from warroom.models import CheckpointTemplate
 
@@ -493,6 +511,8 @@ CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
     "comms.ExternalRecord": (_external_records, 5, 50),
     "comms.ScheduledMaintenance": (_maintenances, 5, 50),
     "comms.StatusSubscriber": (_subscribers, 5, 50),
+    "comms.InboundMail": (_inbound_mails, 5, 50),
+    "comms.MailboxState": (_mailbox_states, 5, 50),
     "pir.PostIncidentReview": (_make_reviews, 5, 50),
     "pir.ReviewComment": (_review_comments, 5, 50),
     "pir.ReviewActionItem": (_review_action_items, 5, 50),
