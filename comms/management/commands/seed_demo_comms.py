@@ -13,13 +13,21 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from comms import services as comms_services
-from comms.models import StakeholderGroup, StakeholderUpdate, UpdateStatus, UpdateType
+from comms.models import (
+    ScheduledMaintenance,
+    StakeholderGroup,
+    StakeholderUpdate,
+    UpdateStatus,
+    UpdateType,
+)
+from comms.services import maintenance
 from incidents import services
 from incidents.management.commands.seed_demo import DEMO_PASSWORD, INCIDENTS
 from incidents.models import ConfigurationItem, MajorIncident, RaciRole
@@ -43,6 +51,8 @@ DEPARTMENTS = [
         ["payments-oncall@partner.example.net"],
     ),
 ]
+
+MAINTENANCE_NAME = "Analytics warehouse upgrade"
 
 CADENCE_UPDATE = {
     "current_impact": "About 1 in 5 card payments at checkout is declined; other payment "
@@ -73,6 +83,8 @@ class Command(BaseCommand):
                 return
             mi = self._demo_mi()
             sent = self._updates(mi, people) if mi is not None else 0
+            self._maintenance()
+            self._providers()
         self.stdout.write(
             f"comms demo data ready: {StakeholderGroup.objects.count()} stakeholder groups, "
             f"{sent} new updates sent"
@@ -153,3 +165,38 @@ class Command(BaseCommand):
             update = comms_services.send_update(update=update, actor=carol)
             sent += update.status == UpdateStatus.SENT
         return sent
+
+    def _maintenance(self) -> None:
+        """A window announced for tomorrow night, so the status page shows planned work."""
+        if ScheduledMaintenance.objects.filter(name=MAINTENANCE_NAME).exists():
+            return
+        admin = get_user_model().objects.filter(username="usr_sam_admin").first()
+        service = ConfigurationItem.objects.filter(name="Internal Analytics").first()
+        if admin is None or service is None:
+            return
+        start = (timezone.now() + timedelta(days=1)).replace(
+            hour=2, minute=0, second=0, microsecond=0
+        )
+        maintenance.create_maintenance(
+            actor=admin,
+            name=MAINTENANCE_NAME,
+            components=[service.pk],
+            scheduled_for=start,
+            scheduled_until=start + timedelta(hours=2),
+            notes="Dashboards and exports are read-only while the warehouse is upgraded.",
+        )
+
+    def _providers(self) -> None:
+        """Stripe, the payment processor the demo MI's service depends on, with a role for the
+        drafter and a status page for the war room's "Upstream providers" panel. The demo has no
+        internet, so the page it reads is this site's own status page, standing in for
+        status.stripe.com (an operator points it at the provider's real page)."""
+        stripe = ConfigurationItem.objects.filter(name="Stripe").first()
+        if stripe is None or stripe.provider_role:
+            return
+        services.save_configuration_item(
+            actor=None,
+            ci=stripe,
+            provider_role="payment processing partner",
+            upstream_status_url=settings.MIM_BASE_URL.rstrip("/") + "/status/",
+        )
