@@ -87,6 +87,12 @@ MATRIX: dict[str, tuple[dict, dict, dict]] = {
     # status page themselves, so the admin only reads them (super admins also delete). Windows
     # are public records: completed, never deleted.
     "comms.ScheduledMaintenance": (NOTHING, WORK, WORK),
+    # Monitoring sources are a super admin's (their secret opens the door); label rules are kept
+    # by ITSM managers; payloads and alert groups are records.
+    "comms.InboundSource": (NOTHING, READ, ALL),
+    "comms.LabelRule": (NOTHING, WORK, ALL),
+    "comms.InboundEvent": (NOTHING, READ, READ),
+    "comms.AlertGroup": (NOTHING, READ, READ),
     # Mail in's records: what the poller read, and how far; nobody edits them.
     "comms.InboundMail": (NOTHING, READ, READ),
     "comms.MailboxState": (NOTHING, READ, READ),
@@ -163,6 +169,21 @@ def _status_records() -> None:
         window.components.add(service)
     StatusSubscriber.objects.create(email="pat@example.test", confirmed_at=timezone.now())
     _mail_records()
+    _inbound_records()
+
+
+def _inbound_records() -> None:
+    """A source, a label rule, a payload and the alert group it opened."""
+    from comms.models import AlertGroup, InboundEvent, InboundSource, LabelRule
+    from incidents.models import Incident
+
+    source = InboundSource.objects.create(kind="alertmanager", name="prom", secret="s" * 40)
+    LabelRule.objects.create(name="checkout", label="service", pattern="checkout")
+    incident = Incident.objects.order_by("id").first()
+    InboundEvent.objects.create(source=source, body="{}", outcome="created", incident=incident)
+    AlertGroup.objects.create(
+        source=source, key_hash="0" * 64, dedup_key="{}:{}", incident=incident
+    )
 
 
 def _mail_records() -> None:

@@ -262,6 +262,45 @@ def _inbound_mails(start: int, stop: int) -> None:
         )  # fmt: skip
 
 
+def _inbound_sources(start: int, stop: int) -> None:
+    from comms.models import InboundSource
+
+    for i in range(start, stop):
+        InboundSource.objects.create(
+            kind="webhook", name=f"source {i}", secret=f"s{i}", default_ci=_ci(i)
+        )
+
+
+def _label_rules(start: int, stop: int) -> None:
+    from comms.models import InboundSource, LabelRule
+
+    for i in range(start, stop):
+        source = InboundSource.objects.create(kind="webhook", name=f"rules {i}", secret=f"r{i}")
+        LabelRule.objects.create(
+            name=f"rule {i}", label="service", pattern=f"s{i}", ci=_ci(i), source=source
+        )
+
+
+def _inbound_events(start: int, stop: int) -> None:
+    from comms.models import InboundEvent, InboundSource
+
+    for i in range(start, stop):
+        source = InboundSource.objects.create(kind="webhook", name=f"events {i}", secret=f"e{i}")
+        InboundEvent.objects.create(
+            source=source, body="{}", outcome="created", incident=_incident(i)
+        )
+
+
+def _alert_groups(start: int, stop: int) -> None:
+    from comms.models import AlertGroup, InboundSource
+
+    for i in range(start, stop):
+        source = InboundSource.objects.create(kind="webhook", name=f"groups {i}", secret=f"g{i}")
+        AlertGroup.objects.create(
+            source=source, key_hash=f"{i:064d}", dedup_key=f"k{i}", incident=_incident(i)
+        )
+
+
 def _mailbox_states(start: int, stop: int) -> None:
     from comms.models import MailboxState
 
@@ -512,6 +551,10 @@ CHANGELISTS: dict[str, tuple[Callable[[int, int], None], int, int]] = {
     "comms.ScheduledMaintenance": (_maintenances, 5, 50),
     "comms.StatusSubscriber": (_subscribers, 5, 50),
     "comms.InboundMail": (_inbound_mails, 5, 50),
+    "comms.InboundSource": (_inbound_sources, 5, 50),
+    "comms.LabelRule": (_label_rules, 5, 50),
+    "comms.InboundEvent": (_inbound_events, 5, 50),
+    "comms.AlertGroup": (_alert_groups, 5, 50),
     "comms.MailboxState": (_mailbox_states, 5, 50),
     "pir.PostIncidentReview": (_make_reviews, 5, 50),
     "pir.ReviewComment": (_review_comments, 5, 50),
