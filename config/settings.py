@@ -381,6 +381,7 @@ SPECTACULAR_SETTINGS = {
         "ActionItemStatusEnum": "warroom.models.ActionStatus",
         "StakeholderUpdateTypeEnum": "comms.services.updates.WRITABLE_TYPES",
         "UpdateDraftTypeEnum": "comms.models.plan.DRAFT_TYPES",
+        "MaintenanceStatusEnum": "comms.models.MaintenanceStatus",
     },
 }
 

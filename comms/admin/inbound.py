@@ -128,8 +128,8 @@ class InboundEventAdmin(ModelAdmin):
     list_filter = ["outcome", "source"]
     search_fields = ["dedup_key", "error"]
     list_select_related = ["source", "incident"]
-    fields = ["source", "received_at", "outcome", "error", "dedup_key", "incident",
-              "parse_result", "headers", "body"]  # fmt: skip
+    fields = ("source", "received_at", "outcome", "error", "dedup_key", "incident",
+              "parse_result", "headers", "body")  # fmt: skip
     readonly_fields = fields
 
     @admin.display(description="error")
@@ -150,8 +150,8 @@ class AlertGroupAdmin(ModelAdmin):
     list_filter = ["status", "source"]
     search_fields = ["dedup_key"]
     list_select_related = ["source", "incident"]
-    fields = ["source", "dedup_key", "status", "incident", "labels", "notifications",
-              "first_seen_at", "last_seen_at", "resolved_at"]  # fmt: skip
+    fields = ("source", "dedup_key", "status", "incident", "labels", "notifications",
+              "first_seen_at", "last_seen_at", "resolved_at")  # fmt: skip
     readonly_fields = fields
     inlines = [AlertInline]
 

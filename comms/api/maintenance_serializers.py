@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.api.serializers import InputSerializer
@@ -16,6 +17,13 @@ class MaintenanceUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = MaintenanceUpdate
         fields = ["id", "status", "body", "created_at"]
+
+
+class ComponentRefSerializer(serializers.Serializer):
+    """A component (business service) of a window, as the API names it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
 
 
 class MaintenanceSerializer(serializers.ModelSerializer):
@@ -43,6 +51,7 @@ class MaintenanceSerializer(serializers.ModelSerializer):
             "updates",
         ]
 
+    @extend_schema_field(ComponentRefSerializer(many=True))
     def get_components(self, obj: ScheduledMaintenance) -> list[dict[str, object]]:
         return [
             {"id": ci.pk, "name": ci.name}

@@ -35,7 +35,7 @@ PATH = "/api/v2/summary.json"
 def summary(
     indicator: str = "none",
     description: str = "All Systems Operational",
-    incidents: list[dict[str, Any]] | None = None,
+    incidents: list[Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "page": {
