@@ -21,13 +21,15 @@ from django.utils import timezone
 
 from comms import services as comms_services
 from comms.models import (
+    InboundSource,
+    LabelRule,
     ScheduledMaintenance,
     StakeholderGroup,
     StakeholderUpdate,
     UpdateStatus,
     UpdateType,
 )
-from comms.services import maintenance
+from comms.services import inbound, maintenance
 from incidents import services
 from incidents.management.commands.seed_demo import DEMO_PASSWORD, INCIDENTS
 from incidents.models import ConfigurationItem, MajorIncident, RaciRole
@@ -53,6 +55,7 @@ DEPARTMENTS = [
 ]
 
 MAINTENANCE_NAME = "Analytics warehouse upgrade"
+DEMO_SOURCE = "prometheus-alertmanager"
 
 CADENCE_UPDATE = {
     "current_impact": "About 1 in 5 card payments at checkout is declined; other payment "
@@ -85,6 +88,7 @@ class Command(BaseCommand):
             sent = self._updates(mi, people) if mi is not None else 0
             self._maintenance()
             self._providers()
+            self._monitoring()
         self.stdout.write(
             f"comms demo data ready: {StakeholderGroup.objects.count()} stakeholder groups, "
             f"{sent} new updates sent"
@@ -199,4 +203,22 @@ class Command(BaseCommand):
             ci=stripe,
             provider_role="payment processing partner",
             upstream_status_url=settings.MIM_BASE_URL.rstrip("/") + "/status/",
+        )
+
+    def _monitoring(self) -> None:
+        """An Alertmanager source (its secret: rotate it in the admin to see one) and a label rule
+        sending alerts of ``service="checkout"`` to the Checkout Service as P2s."""
+        if InboundSource.objects.filter(name=DEMO_SOURCE).exists():
+            return
+        checkout = ConfigurationItem.objects.filter(name="Checkout Service").first()
+        source, _ = inbound.create_source(kind="alertmanager", name=DEMO_SOURCE, actor=None)
+        LabelRule.objects.create(
+            name="Checkout alerts",
+            order=10,
+            source=source,
+            label="service",
+            pattern="checkout",
+            ci=checkout,
+            impact=2,
+            urgency=1,
         )
