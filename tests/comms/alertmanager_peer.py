@@ -7,9 +7,7 @@ Without the binaries the tests skip, except in CI (``CI`` set), where a missing 
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
+from tests.peers import free_port, missing_peer
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 AMTOOL = shutil.which("amtool")
@@ -46,16 +44,7 @@ receivers:
 def require_binaries() -> None:
     if ALERTMANAGER and AMTOOL:
         return
-    message = "Debian's prometheus-alertmanager (alertmanager and amtool) is not installed"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    missing_peer("Debian's prometheus-alertmanager (alertmanager and amtool) is not installed")
 
 
 class Alertmanager:
@@ -96,7 +85,7 @@ def running_alertmanager(webhook_url: str, token: str) -> Iterator[Alertmanager]
     folder = Path(tempfile.mkdtemp(prefix="mim-alertmanager-"))
     config = folder / "alertmanager.yml"
     config.write_text(CONFIG.format(url=webhook_url, token=token))
-    port = _free_port()
+    port = free_port()
     log = (folder / "alertmanager.log").open("w")
     process = subprocess.Popen(
         [

@@ -18,7 +18,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
+from tests.peers import free_port, missing_peer
 
 DOVECOT = "/usr/sbin/dovecot"
 USER = "desk"
@@ -42,16 +43,7 @@ def require() -> None:
     """Skip without Dovecot on a developer's machine; fail in CI, where it must be there."""
     if available():
         return
-    message = f"{DOVECOT} is missing (apt-get install dovecot-imapd)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    missing_peer(f"{DOVECOT} is missing (apt-get install dovecot-imapd)")
 
 
 _CONFIG = """\
@@ -94,7 +86,7 @@ service imap-login {{
 class Dovecot:
     def __init__(self, root: Path, tag: str) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.folders = itertools.count(1)
         me = pwd.getpwuid(os.getuid())
         if os.getuid() == 0:
