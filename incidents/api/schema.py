@@ -47,6 +47,8 @@ DESCRIPTIONS = {
     404: "No such row (or page)",
     409: "The current state of the row refuses this; the body says why",
     413: "The request body is larger than the upload limit",
+    414: "The request line (path and query) is longer than the server reads (gunicorn's "
+    "limit); the answer is the server's own page",
     415: "The body is not JSON",
     429: "Too many requests; retry after the time in Retry-After",
 }
@@ -68,6 +70,15 @@ class AutoSchema(openapi.AutoSchema):
             return responses
         for error in sorted(self._error_codes()):
             responses.setdefault(str(error), {"description": DESCRIPTIONS[error]})
+        # Any request may be refused before it reaches Django: a request line over the server's
+        # limit (gunicorn: 4,094 bytes) is its 414, an HTML page.
+        responses.setdefault(
+            "414",
+            {
+                "description": DESCRIPTIONS[414],
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+        )
         for code, response in responses.items():
             if code.isdigit() and int(code) >= 400 and "content" not in response:
                 response["content"] = {"application/json": {"schema": self._error_ref()}}
