@@ -26,7 +26,6 @@ import email
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from comms.models import DeliveryAttempt, OutboxMessage, OutboxStatus, Stakehold
 from comms.tasks import deliver_pending
 from incidents.models import Incident, MajorIncident
 from tests.conftest import make_user
+from tests.peers import free_port
 
 from .conftest import READY_TIMEOUT_S, REPO, Worker, _database_url, _worker_cache_url
 
@@ -105,16 +105,10 @@ class Mailbox:
             return Counter(str(m["X-MIM-Message"]) for m in self.accepted)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Mailbox, int]]:
     mailbox = Mailbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -26,15 +26,10 @@ from aiosmtpd.controller import Controller
 from django.test import override_settings
 
 from comms import channels
+from tests.peers import free_port
 
 REGION = "eu-west-1"
 SENDER = "major-incidents@mimdesk.example"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Moto:
