@@ -297,6 +297,10 @@ class Incident(NumberedModel):
                 condition=models.Q(state__in=["new", "in_progress", "on_hold"]),
                 name="incident_open_by_priority",
             ),
+            # Per-CI counts over a time window (the escalation sweep's normal rate over four
+            # weeks, the linked tickets since a declaration) read a range of this index instead
+            # of intersecting every incident of the CI with every incident of the window.
+            models.Index(fields=["affected_ci", "created_at"], name="incident_ci_created"),
         ]
         constraints = [
             models.CheckConstraint(
