@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from freezegun import freeze_time
 
 from comms.models import Alert, AlertGroup, InboundEvent, InboundSource, LabelRule
 from incidents.models import Incident, MajorIncident, TimelineEntry, TimelineKind
@@ -461,3 +462,20 @@ def test_an_auto_declaration_rule_runs_on_a_webhook_incident(
     incident = Incident.objects.get()
     assert incident.priority == 1
     assert MajorIncident.objects.filter(incident=incident).exists()
+
+
+def test_the_source_s_last_contact_is_written_once_a_minute(client: Client, am) -> None:
+    source_row, token = am
+    with freeze_time("2026-12-02 10:00:00"):
+        post(client, "alertmanager", alertmanager(), token)
+    source_row.refresh_from_db()
+    first = source_row.last_received_at
+    assert first is not None and first.isoformat() == "2026-12-02T10:00:00+00:00"
+    with freeze_time("2026-12-02 10:00:40"):
+        post(client, "alertmanager", alertmanager(), token)
+    source_row.refresh_from_db()
+    assert source_row.last_received_at == first  # within the minute: no write
+    with freeze_time("2026-12-02 10:01:05"):
+        post(client, "alertmanager", alertmanager(), token)
+    source_row.refresh_from_db()
+    assert source_row.last_received_at.isoformat() == "2026-12-02T10:01:05+00:00"

@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -108,6 +108,18 @@ def authenticate(
     return found
 
 
+# The admin shows when a source last spoke, to the minute. Writing it on every request of an
+# alert storm would add a write to the same row per request for nothing.
+_RECEIVED_RESOLUTION = timedelta(minutes=1)
+
+
+def _note_received(source: InboundSource) -> None:
+    now = timezone.now()
+    last = source.last_received_at
+    if last is None or now - last >= _RECEIVED_RESOLUTION or last > now:
+        InboundSource.objects.filter(pk=source.pk).update(last_received_at=now)
+
+
 def receive(*, kind: str, body: bytes, headers: Mapping[str, str]) -> Received:
     """One request to ``/api/inbound/<kind>/``: 401 (nothing kept), 400 (kept, malformed) or
     202 with what it did."""
@@ -116,7 +128,7 @@ def receive(*, kind: str, body: bytes, headers: Mapping[str, str]) -> Received:
         return Received(401, {"detail": "Unknown source: a valid token or signature is required."})
     kept = {name: headers[name][:500] for name in KEPT_HEADERS if headers.get(name)}
     text = body.decode("utf-8", errors="replace")
-    InboundSource.objects.filter(pk=source.pk).update(last_received_at=timezone.now())
+    _note_received(source)
     try:
         data = json.loads(text, cls=BoundedJSONDecoder)
         notification = PARSERS[kind](data)
