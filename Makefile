@@ -38,7 +38,7 @@ migrate: install secret-key
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	MIM_BASE_URL="$${MIM_BASE_URL:-http://localhost:$(PORT)}" $(PY) manage.py seed_demo
 
 run: seed
 	@PORT=$(PORT) bash scripts/run.sh

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PORT="${PORT:-8000}"
+# Links in mail and chat, and the demo provider's status page, point at where this server listens.
+export MIM_BASE_URL="${MIM_BASE_URL:-http://localhost:${PORT}}"
 # The settings read MIM_VAR_DIR (default: var/ of the checkout); the logs go next to the rest.
 export MIM_VAR_DIR="${MIM_VAR_DIR:-$PWD/var}"
 LOG="$MIM_VAR_DIR/log"
