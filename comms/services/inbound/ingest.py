@@ -109,7 +109,8 @@ def authenticate(
 
 
 # The admin shows when a source last spoke, to the minute. Writing it on every request of an
-# alert storm would add a write to the same row per request for nothing.
+# alert storm would add a write to the same row per request for nothing. A time ahead of this
+# host's clock (written by a host whose clock runs fast) is corrected at once.
 _RECEIVED_RESOLUTION = timedelta(minutes=1)
 
 
