@@ -2,8 +2,8 @@
 
 - ``GET pir/``: the document — every section, figures, status, version, meeting, authors,
   action items, comments count, what blocks publishing, the timeline and links;
-  ``PATCH pir/``: sections and figures (``version`` optional; a stale one is a 409 carrying the
-  current version);
+  ``PATCH pir/``: sections and figures (``version`` optional; a stale one is a 409 naming
+  ``version`` and carrying the current one under ``current``);
 - ``POST pir/submit/``, ``POST pir/publish/``; ``GET pir/export.md`` (Markdown, a download);
 - ``GET/POST pir/comments/``; ``GET/POST pir/action-items/``, ``PATCH pir/action-items/<id>/``;
 - ``POST pir/draft/``: a first draft of summary, detection and resolution, not saved.
@@ -110,8 +110,9 @@ class ReviewView(ReviewResourceView):
         request=ReviewChangeSerializer,
         responses={
             200: ReviewSerializer,
-            409: conflict("The version is stale (the body carries the current one), or the "
-                          "review is published"),
+            409: conflict('The version is stale: the body is {"version": ["…"], "current": '
+                          '{"version", "updated_at"}}, the current review\'s; or the review is '
+                          "published"),
         },
     )  # fmt: skip
     def patch(self, request: Request, number: str) -> Response:

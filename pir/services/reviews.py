@@ -76,11 +76,14 @@ class StaleReview(Conflict):
         self.current = current
 
     def as_dict(self) -> dict[str, object]:
+        # The API's one error shape, naming the field, with the current version beside it (as
+        # the scratchpad's stale save carries its current).
         return {
-            "detail": self.message,
-            "field": "version",
-            "current_version": self.current.version,
-            "updated_at": self.current.updated_at.isoformat().replace("+00:00", "Z"),
+            "version": [self.message],
+            "current": {
+                "version": self.current.version,
+                "updated_at": self.current.updated_at.isoformat().replace("+00:00", "Z"),
+            },
         }
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import jsonschema
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from comms.models import StakeholderUpdate
+from incidents.api.schema import ERROR_SCHEMA
 from incidents.models import MajorIncident, TimelineKind
 from incidents.services import record
 from pir import services
@@ -120,7 +122,9 @@ def test_patch_with_a_stale_version_is_a_409_with_the_current(
     assert ok.status_code == 200 and ok.json()["version"] == current + 1
     stale = alice_api.patch(url(mi), {"summary": "two", "version": current}, format="json")
     assert stale.status_code == 409
-    assert stale.json()["current_version"] == current + 1
+    body = stale.json()
+    assert body["current"]["version"] == current + 1 and body["version"]
+    jsonschema.validate(body, ERROR_SCHEMA)  # the documented error shape
     assert alice_api.get(url(mi)).json()["summary"] == "one"
 
 
