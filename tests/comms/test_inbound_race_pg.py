@@ -8,7 +8,6 @@ SQLite serialises writers, so the proof needs PostgreSQL and threads with their 
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 from django.db import connection
@@ -17,6 +16,7 @@ from comms.models import Alert, AlertGroup, InboundEvent
 from comms.services import inbound
 from incidents.models import Incident
 from tests.comms.inbound_fixtures import alertmanager, source
+from tests.concurrency import at_once
 
 pytestmark = [
     pytest.mark.postgres,
@@ -32,29 +32,11 @@ def test_twenty_identical_webhooks_at_once_open_one_incident(transactional_db: N
     _, token = source("alertmanager", "storm")
     body = json.dumps(alertmanager()).encode()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    start = threading.Barrier(SENDERS)
-    statuses: list[int] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def send() -> None:
-        try:
-            start.wait(timeout=30)
-            received = inbound.receive(kind="alertmanager", body=body, headers=headers)
-            with lock:
-                statuses.append(received.status)
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
+    def send(_: int) -> int:
+        return inbound.receive(kind="alertmanager", body=body, headers=headers).status
 
-    threads = [threading.Thread(target=send) for _ in range(SENDERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    statuses = at_once(send, SENDERS)
     assert statuses == [202] * SENDERS
     assert Incident.objects.count() == 1
     assert AlertGroup.objects.count() == 1 and Alert.objects.count() == 1

@@ -6,17 +6,16 @@ handled once, the InboundMail row's unique constraints being the claim.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from comms.models import InboundMail
 from comms.services import mailbox
 from incidents.models import Incident
 from tests.comms.dovecot_peer import Dovecot, dovecot, mail  # noqa: F401
+from tests.concurrency import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -25,26 +24,7 @@ MESSAGES = 20
 
 
 def _two_polls_at_once() -> list[dict[str, int]]:
-    barrier = threading.Barrier(2)
-    results: list[dict[str, int]] = []
-    errors: list[BaseException] = []
-
-    def poll() -> None:
-        try:
-            barrier.wait(timeout=30)
-            results.append(mailbox.poll_mailbox())
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()  # each thread has its own connection
-
-    threads = [threading.Thread(target=poll) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    return results
+    return at_once(lambda _: mailbox.poll_mailbox(), 2)
 
 
 def test_two_polls_at_once_handle_each_message_once(

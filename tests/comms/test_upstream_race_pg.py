@@ -7,7 +7,6 @@ so the proof needs PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ from django.db import connection
 from comms.models import UpstreamStatus
 from comms.services import upstream
 from incidents.models import CIKind, ConfigurationItem, Incident, TimelineEntry, TimelineKind
+from tests.concurrency import at_once
 from tests.incidents.mi_fixtures import declare
 from tests.stub_http import Reply, StubServer
 
@@ -53,29 +53,7 @@ def test_concurrent_watchers_tell_each_mi_once(
             declare(make_incident(impact=1, urgency=1, affected_ci=checkout), alice)
             for _ in range(2)
         ]
-        start = threading.Barrier(WATCHERS)
-        results: list[dict[str, int]] = []
-        errors: list[BaseException] = []
-        lock = threading.Lock()
-
-        def watch() -> None:
-            try:
-                start.wait(timeout=30)
-                outcome = upstream.watch_upstream_status()
-                with lock:
-                    results.append(outcome)
-            except BaseException as exc:
-                with lock:
-                    errors.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=watch) for _ in range(WATCHERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert not errors, errors
+        results = at_once(lambda _: upstream.watch_upstream_status(), WATCHERS)
         assert len(stub.requests) == WATCHERS  # each watcher read the page once
     assert sum(r["timeline_rows"] for r in results) == 2, results
     for mi in mis:
