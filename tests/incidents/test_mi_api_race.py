@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from incidents.models import Incident, MajorIncident
+from tests.concurrency import at_once
 from tests.conftest import bearer_client
 
 pytestmark = [
@@ -34,30 +34,12 @@ def test_twenty_concurrent_declarations_make_one_mi(
         "initial_impact_statement": "Production API gateway returning 503 for all users",
     }
     clients: list[APIClient] = [bearer_client(alice) for _ in range(THREADS)]
-    start = threading.Barrier(THREADS)
-    results: list[tuple[int, dict[str, Any]]] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def declare(client: APIClient) -> None:
-        try:
-            start.wait(timeout=30)
-            response = client.post("/api/major-incidents/", body, format="json")
-            with lock:
-                results.append((response.status_code, response.json()))
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()  # each thread has its own connection; give it back
+    def declare(n: int) -> tuple[int, dict[str, Any]]:
+        response = clients[n].post("/api/major-incidents/", body, format="json")
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=declare, args=(c,)) for c in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert not errors, errors
+    results = at_once(declare, THREADS)
     codes = sorted(code for code, _ in results)
     assert codes == [201] + [409] * (THREADS - 1), results
     mi = MajorIncident.objects.get(incident=incident)

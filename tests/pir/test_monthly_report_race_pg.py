@@ -4,17 +4,16 @@ catch-up tick) send it once: one KpiReport, one email per manager. PostgreSQL on
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from freezegun import freeze_time
 
 from comms.models import OutboxMessage
 from pir.models import KpiReport
 from pir.services import reports
+from tests.concurrency import at_once
 from tests.conftest import make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -32,24 +31,9 @@ def test_runs_at_once_send_the_month_once() -> None:
         user = make_user(f"usr_manager_{n}", "itsm_manager")
         user.email = f"manager{n}@example.test"
         user.save(update_fields=["email"])
-    barrier = threading.Barrier(RUNNERS)
-    results: list[Any] = []
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            results.append(reports.send_monthly_report(datetime(2026, 4, 1, 8, tzinfo=UTC)))
-        except Exception as exc:  # reported below, not lost in the thread
-            results.append(exc)
-        finally:
-            connections.close_all()
-
-    with freeze_time(datetime(2026, 4, 1, 8, tzinfo=UTC), real_asyncio=True):
-        threads = [threading.Thread(target=run) for _ in range(RUNNERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    at = datetime(2026, 4, 1, 8, tzinfo=UTC)
+    with freeze_time(at, real_asyncio=True):
+        results = at_once(lambda _: reports.send_monthly_report(at), RUNNERS)
     assert all(isinstance(r, dict) for r in results), results
     assert sorted(r["sent"] for r in results) == [0] * (RUNNERS - 1) + [3]
     assert KpiReport.objects.count() == 1
